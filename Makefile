@@ -1,0 +1,57 @@
+# The two commands of the README (run, test), plus bench and lint.
+# Each target creates .venv and installs what it needs, so a fresh clone needs nothing else.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+APT_PACKAGES := redis-server chromium wrk
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test test-py test-js bench lint system-packages clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m emulator.dev
+
+# Debian packages the system and browser tiers and the benchmark drive. Installed when
+# missing and running as root; otherwise those tiers say how to install them.
+system-packages:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    (apt-get install -y -q --no-install-recommends $$missing >/tmp/apt-install.log 2>&1 || \
+	     (apt-get update -q >/tmp/apt-update.log 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing \
+	        >/tmp/apt-install.log 2>&1)) || { tail -20 /tmp/apt-install.log; exit 1; }; \
+	  else \
+	    echo "missing:$$missing (install them with: sudo apt-get install$$missing)"; \
+	  fi; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test-js:
+	node --test tests/js/
+
+test-py: $(STAMP)
+	$(PY) -m pytest
+
+test: $(STAMP) system-packages lint test-js test-py
+
+bench: $(STAMP) system-packages
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts bench/results.json

@@ -1,0 +1,76 @@
+"""The GraphQL token service: create_app() builds everything; importing does nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
+    """Build the app from the environment, with overrides keyed by variable name (tests)."""
+    from service import api, auth, ops, pages
+    from service.errors import register_error_handlers
+    from service.metrics import Metrics
+    from service.ratelimit import init_rate_limit
+    from service.sealing import Sealer
+    from service.security import content_security_policy, init_security_headers
+    from service.settings import load_settings
+    from service.tokens import TokenBroker
+    from service.workos import WorkOSClient
+
+    settings = load_settings(overrides=overrides)
+    ops.configure_logging(settings.log_level, settings.log_format)
+
+    # Templates live at the top level, beside the package, so step up one directory.
+    app = Flask(__name__, template_folder=str(ROOT / "templates"))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_seconds),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+    )
+
+    metrics = Metrics()
+    client = WorkOSClient(
+        base_url=settings.workos_base_url,
+        api_key=settings.workos_api_key,
+        client_id=settings.workos_client_id,
+        timeout=settings.workos_timeout_seconds,
+        observer=metrics.observe_workos,
+    )
+    broker = TokenBroker(
+        lambda user_id, org_id: client.create_client_token(user_id=user_id, organization_id=org_id),
+        refresh_margin=settings.token_refresh_margin_seconds,
+        fallback_ttl=settings.token_fallback_ttl_seconds,
+        maxsize=settings.token_cache_maxsize,
+        observer=metrics.observe_token,
+    )
+    app.extensions.update(
+        settings=settings,
+        workos=client,
+        tokens=broker,
+        metrics=metrics,
+        sealer=Sealer(settings.secret_key, "pending-authentication"),
+    )
+
+    ops.init_request_ids(app)
+    ops.init_token_metrics(app)
+    csp = content_security_policy(settings.graphql_origin, settings.workos_origin)
+    init_security_headers(app, csp, hsts=settings.session_cookie_secure)
+    register_error_handlers(app)
+    auth.init_auth(app)
+    for blueprint in (pages.bp, api.bp, ops.bp):
+        app.register_blueprint(blueprint)
+    init_rate_limit(app, settings.token_rate_limit, settings.redis_url, api.graphql_token)
+    return app

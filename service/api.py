@@ -1,0 +1,112 @@
+"""JSON routes: the token, who am I, and the organization switch (design.md §3)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, request, session
+from flask_login import current_user
+
+from service.auth import organizations_of
+from service.errors import ApiError, upstream_error_for
+from service.tokens import TokenBrokerError
+from service.workos import WorkOSError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def session_route(view):
+    """Signed in (else 401) and X-CSRF: 1 (else 403); answers are never cached."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            raise ApiError(401, "unauthenticated", "Sign in first.")
+        if request.headers.get("X-CSRF") != "1":
+            raise ApiError(403, "csrf_required", "Send the header X-CSRF: 1.")
+        response = current_app.make_response(view(*args, **kwargs))
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+        response.headers.add("Vary", "Cookie")
+        return response
+
+    return wrapper
+
+
+@bp.get("/graphql-token")
+@session_route
+def graphql_token():
+    """A Client API token for the signed-in user and their current organization."""
+    organization = session.get("organization")
+    if not organization:
+        raise ApiError(403, "no_organization", "You are not acting for any organization.")
+    broker = current_app.extensions["tokens"]
+    try:
+        issued = broker.get(session["session_id"], current_user.id, organization["id"])
+    except WorkOSError as exc:
+        error = upstream_error_for(exc, getattr(exc, "cooldown_left", None))
+        if error.code == "not_a_member":
+            # The membership is gone: stop acting for that organization.
+            session["organization"] = None
+            session["organizations"] = [
+                o for o in session.get("organizations", []) if o["id"] != organization["id"]
+            ]
+        raise error from None
+    except TokenBrokerError as exc:  # waited too long for another request's mint
+        raise ApiError(
+            503, "upstream_unavailable", "WorkOS is slow; try again shortly.", exc.retry_after
+        ) from None
+    g.token_outcome = "hit" if issued.cached else "miss"
+    if not issued.cached:
+        current_app.extensions["metrics"].cache_entries.set(len(broker))
+    now = time.time()
+    return jsonify(
+        token=issued.token,
+        expires_at=datetime.fromtimestamp(issued.expires_at, UTC)
+        .isoformat()
+        .replace("+00:00", "Z"),
+        expires_in=issued.expires_in(now),
+        organization_id=organization["id"],
+    )
+
+
+@bp.get("/session")
+@session_route
+def who_am_i():
+    """The signed-in user, their organization and the ones they may switch to."""
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    left = session.get("signed_in_at", 0) + lifetime - time.time()
+    return jsonify(
+        user=session["user"],
+        organization=session.get("organization"),
+        organizations=session.get("organizations", []),
+        expires_in=max(0, int(left)),
+    )
+
+
+@bp.post("/organization")
+@session_route
+def switch_organization():
+    """Act for another organization the user is an active member of (checked with WorkOS)."""
+    body = request.get_json(silent=True)
+    organization_id = body.get("organization_id") if isinstance(body, dict) else None
+    if not isinstance(organization_id, str) or not 0 < len(organization_id) <= 200:
+        raise ApiError(400, "invalid_request", 'Send JSON {"organization_id": "org_..."}.')
+    try:
+        organizations = organizations_of(current_app.extensions["workos"], current_user.id)
+    except WorkOSError as exc:
+        raise upstream_error_for(exc) from None
+    chosen = next((o for o in organizations if o["id"] == organization_id), None)
+    session["organizations"] = organizations
+    if chosen is None:
+        raise ApiError(403, "not_a_member", "You are not an active member of that organization.")
+    previous = session.get("organization")
+    if previous and previous["id"] != chosen["id"]:
+        current_app.extensions["tokens"].evict(session["session_id"], previous["id"])
+    session["organization"] = chosen
+    session.pop("pending", None)
+    return jsonify(organization_id=chosen["id"])

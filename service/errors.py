@@ -1,0 +1,137 @@
+"""Errors the service answers with, and the one place they become JSON or HTML responses.
+
+    ApiError                      an answer of design.md §3: status, code, message
+    ├── (raised directly by routes: unauthenticated, csrf_required, invalid_request, ...)
+    └── from_workos(exc)          a WorkOS failure mapped once, by upstream_error_for()
+
+Every failure path ends in error_response(); nothing else renders an error, and no response
+ever carries a traceback, an API key or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, make_response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from service.workos import (
+    WorkOSError,
+    WorkOSResponseError,
+    WorkOSStatusError,
+    WorkOSTransportError,
+)
+
+log = logging.getLogger(__name__)
+
+# Longest Retry-After we pass on from WorkOS: a browser should not be told to wait for hours.
+MAX_RETRY_AFTER = 60
+# Retry-After we suggest when WorkOS is down and named no wait of its own.
+DEFAULT_RETRY_AFTER = 2
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+    431: "headers_too_large",
+}
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, stable code, human message, optional Retry-After."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+def upstream_error_for(exc: WorkOSError, retry_after: float | None = None) -> ApiError:
+    """Map a WorkOS failure to the answer design.md §3 gives for it."""
+    wait = retry_after if retry_after is not None else exc.retry_after
+    if isinstance(exc, WorkOSTransportError):
+        return _unavailable(wait)
+    if isinstance(exc, WorkOSResponseError):
+        return ApiError(502, "upstream_error", "WorkOS answered with an unexpected response.")
+    if isinstance(exc, WorkOSStatusError):
+        status = exc.status or 0
+        if status in (401, 403):
+            log.error(
+                "WorkOS rejected our credentials",
+                extra={"route": exc.route, "status": status, "workos_request_id": exc.request_id},
+            )
+            return ApiError(
+                502, "upstream_misconfigured", "The service's WorkOS credentials were rejected."
+            )
+        if status in (400, 404, 422):
+            return ApiError(403, "not_a_member", "You are no longer a member of this organization.")
+        if status == 429 or status >= 500:
+            return _unavailable(wait)
+    return ApiError(502, "upstream_error", "WorkOS answered with an unexpected response.")
+
+
+def _unavailable(wait: float | None) -> ApiError:
+    seconds = DEFAULT_RETRY_AFTER if wait is None else wait
+    seconds = max(1, min(MAX_RETRY_AFTER, int(seconds + 0.999)))
+    return ApiError(
+        503, "upstream_unavailable", "WorkOS is unavailable; try again shortly.", seconds
+    )
+
+
+def wants_json() -> bool:
+    """JSON for /api/ routes and for clients that prefer it over HTML."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, code: str, message: str, retry_after: int | None = None):
+    """Render one error as JSON ({error, message, request_id}) or as the HTML error page."""
+    request_id = getattr(g, "request_id", None)
+    g.error_code = code  # for the token route's outcome metric
+    if wants_json():
+        response = jsonify(error=code, message=message, request_id=request_id)
+        response.status_code = status
+    else:
+        html = render_template(
+            "error.html", status=status, code=code, message=message, request_id=request_id
+        )
+        response = make_response(html, status)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Turn ApiError, HTTP errors and anything unexpected into documented answers."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+
+    @app.errorhandler(WorkOSError)
+    def _workos_error(exc: WorkOSError):
+        api = upstream_error_for(exc)
+        return error_response(api.status, api.code, api.message, api.retry_after)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if exc.response is not None:  # an extension (the rate limiter) made the answer
+            return exc.response
+        status = exc.code or 500
+        code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+        return error_response(status, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # The traceback goes to the log (which never holds secrets), never to the client.
+        log.exception("unhandled error", extra={"path": request.path})
+        return error_response(500, "internal_error", "Something went wrong on our side.")

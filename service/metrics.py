@@ -1,0 +1,80 @@
+"""Prometheus metrics, correct across gunicorn workers (multiprocess mode)."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """The service's metrics, in a registry of this app's own."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self):
+        # gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before workers start; each worker then
+        # writes its values to files there, and any worker can render the sum at /metrics.
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        r = self.registry = CollectorRegistry()
+        self.token_requests = Counter(
+            "gts_token_requests", "Token route answers by outcome", ["outcome"], registry=r
+        )
+        self.workos_requests = Counter(
+            "gts_workos_requests",
+            "WorkOS calls by route and status",
+            ["route", "status"],
+            registry=r,
+        )
+        self.workos_latency = Histogram(
+            "gts_workos_request_seconds",
+            "WorkOS call latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.singleflight_waits = Counter(
+            "gts_token_singleflight_waits",
+            "Token requests that waited for another's mint",
+            registry=r,
+        )
+        self.cache_entries = Gauge(
+            "gts_token_cache_entries",
+            "Tokens held in process",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.store_degraded = Gauge(
+            "gts_token_store_degraded",
+            "1 while the shared token store (Redis) is unreachable",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+
+    def observe_workos(self, route: str, status: int | str, seconds: float) -> None:
+        """Count one WorkOS attempt and its latency."""
+        self.workos_requests.labels(route, str(status)).inc()
+        self.workos_latency.labels(route).observe(seconds)
+
+    def observe_token(self, event: str, **fields) -> None:
+        """Count the token broker's single-flight waits."""
+        if event == "wait":
+            self.singleflight_waits.inc()
+
+    def render(self) -> bytes:
+        """Prometheus text for this process, or for every worker in multiprocess mode."""
+        if self.multiprocess_dir:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.multiprocess_dir)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -1,0 +1,123 @@
+"""Operations: JSON logging with request ids, liveness and readiness."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+bp = Blueprint("ops", __name__)
+
+# A caller's X-Request-ID is kept only when it is short and plain, so it is safe to log.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Last line of defence: anything shaped like an API key or a JWT is masked in log output.
+SECRET_SHAPES = re.compile(r"sk_[A-Za-z0-9_]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# LogRecord attributes that are not extra fields.
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def redact(text: str) -> str:
+    """Mask API keys and JWTs in a string."""
+    return SECRET_SHAPES.sub("[redacted]", text)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = _current_request_id()
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines, redacted the same way."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def _current_request_id() -> str | None:
+    try:
+        return g.get("request_id")
+    except RuntimeError:  # outside a request
+        return None
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    """Send the service's logs to stdout in the configured format."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    logger = logging.getLogger("service")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def init_request_ids(app: Flask) -> None:
+    """Accept a plain X-Request-ID, otherwise make one; echo it on every response."""
+
+    @app.before_request
+    def _assign():
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo(response):
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+
+def init_token_metrics(app: Flask) -> None:
+    """Count every answer of the token route by outcome: hit, miss, or its error code."""
+
+    @app.after_request
+    def _count(response):
+        if request.endpoint == "api.graphql_token":
+            outcome = g.get("token_outcome") or g.get("error_code") or str(response.status_code)
+            current_app.extensions["metrics"].token_requests.labels(outcome).inc()
+        return response
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format, summed over gunicorn workers."""
+    registry = current_app.extensions["metrics"]
+    return Response(registry.render(), content_type=registry.content_type)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process answers; touches nothing outside it."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: settings are valid (or we would not run) and the token store answers."""
+    tokens = current_app.extensions["tokens"]
+    store = tokens.health() if hasattr(tokens, "health") else {"backend": "memory", "ok": True}
+    body = {"status": "ok", "token_store": store}
+    return jsonify(body), 200

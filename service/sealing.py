@@ -1,0 +1,31 @@
+"""Authenticated encryption of small secrets with keys derived from SECRET_KEY."""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+class Sealer:
+    """Fernet (AES-128-CBC + HMAC-SHA256) under a key derived for one purpose."""
+
+    def __init__(self, secret_key: str, purpose: str):
+        # One derived key per purpose, so a value sealed for one use never opens in another.
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+            secret_key.encode()
+        )
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def seal(self, plaintext: str) -> str:
+        """Encrypt and authenticate plaintext."""
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def unseal(self, sealed: str, max_age: int | None = None) -> str | None:
+        """Decrypt; None when tampered, sealed under another key, or older than max_age."""
+        try:
+            return self._fernet.decrypt(sealed.encode(), ttl=max_age).decode()
+        except (InvalidToken, ValueError, TypeError):
+            return None

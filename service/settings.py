@@ -1,0 +1,189 @@
+"""Settings read once from the environment, validated with messages that say how to fix them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from limits import parse_many
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration of one service process (design.md §2)."""
+
+    workos_api_key: str
+    workos_client_id: str
+    workos_base_url: str
+    workos_graphql_url: str
+    app_base_url: str | None
+    secret_key: str
+    session_cookie_secure: bool
+    session_lifetime_seconds: int
+    token_refresh_margin_seconds: float | None
+    token_fallback_ttl_seconds: float
+    token_cache_maxsize: int
+    redis_url: str | None
+    workos_timeout_seconds: float
+    token_rate_limit: str
+    log_level: str
+    log_format: str
+
+    @property
+    def workos_origin(self) -> str:
+        """Scheme and host of the WorkOS API, for CSP form-action."""
+        return _origin(self.workos_base_url)
+
+    @property
+    def graphql_origin(self) -> str:
+        """Scheme and host the browser sends GraphQL to, for CSP connect-src."""
+        return _origin(self.workos_graphql_url)
+
+
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None
+) -> Settings:
+    """Build Settings from environ (default os.environ) with overrides keyed by variable name."""
+    env = {**(os.environ if environ is None else environ)}
+    env.update({k: str(v) for k, v in (overrides or {}).items() if v is not None})
+    r = _Reader(env)
+    base_url = r.url("WORKOS_BASE_URL", "https://api.workos.com")
+    settings = Settings(
+        workos_api_key=r.required(
+            "WORKOS_API_KEY", prefix="sk_", hint="the secret key from the WorkOS dashboard"
+        ),
+        workos_client_id=r.required(
+            "WORKOS_CLIENT_ID", prefix="client_", hint="the AuthKit client id"
+        ),
+        workos_base_url=base_url,
+        workos_graphql_url=r.url("WORKOS_GRAPHQL_URL", base_url + "/client/graphql"),
+        app_base_url=r.url("APP_BASE_URL", None),
+        secret_key=r.secret_key(),
+        session_cookie_secure=r.boolean("SESSION_COOKIE_SECURE", True),
+        session_lifetime_seconds=int(r.number("SESSION_LIFETIME_SECONDS", 43200, integer=True)),
+        token_refresh_margin_seconds=r.number(
+            "TOKEN_REFRESH_MARGIN_SECONDS", None, allow_zero=True
+        ),
+        token_fallback_ttl_seconds=r.number("TOKEN_FALLBACK_TTL_SECONDS", 300),
+        token_cache_maxsize=int(r.number("TOKEN_CACHE_MAXSIZE", 10000, integer=True)),
+        redis_url=r.redis_url(),
+        workos_timeout_seconds=r.number("WORKOS_TIMEOUT_SECONDS", 5),
+        token_rate_limit=r.rate_limit("TOKEN_RATE_LIMIT", "120/minute"),
+        log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+        log_format=r.choice("LOG_FORMAT", "json", ("json", "text")),
+    )
+    return settings
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class _Reader:
+    """Reads one variable at a time and raises SettingsError naming it."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str, *, prefix: str, hint: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            raise SettingsError(f"{name} is required: set it to {hint} ({prefix}...).")
+        if not value.startswith(prefix):
+            raise SettingsError(f"{name} must start with '{prefix}': set it to {hint}.")
+        return value
+
+    def secret_key(self) -> str:
+        value = self.raw("SECRET_KEY")
+        if value is None:
+            raise SettingsError(
+                "SECRET_KEY is required (the same value on every worker and host): "
+                f"generate one with {GENERATE_SECRET}"
+            )
+        if len(value) < 32:
+            raise SettingsError(
+                f"SECRET_KEY is too short ({len(value)} characters, at least 32): "
+                f"generate one with {GENERATE_SECRET}"
+            )
+        return value
+
+    def url(self, name: str, default: str | None) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return default
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise SettingsError(
+                f"{name} must be an http(s) URL with a host and no query, got {value!r}."
+            )
+        return value.rstrip("/")
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be true or false, got {value!r}.")
+
+    def number(
+        self, name: str, default: float | None, *, integer: bool = False, allow_zero: bool = False
+    ) -> float | None:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(value) if integer else float(value)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            raise SettingsError(f"{name} must be {kind}, got {value!r}.") from None
+        if number < 0 or (number == 0 and not allow_zero):
+            bound = "0 or more" if allow_zero else "greater than 0"
+            raise SettingsError(f"{name} must be {bound}, got {value!r}.")
+        return number
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...], upper=False) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        value = value.upper() if upper else value.lower()
+        if value not in allowed:
+            raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {value!r}.")
+        return value
+
+    def rate_limit(self, name: str, default: str) -> str:
+        value = self.raw(name) or default
+        try:
+            parse_many(value)
+        except ValueError:
+            raise SettingsError(
+                f"{name} must be a rate limit such as '120/minute', got {value!r}."
+            ) from None
+        return value
+
+    def redis_url(self) -> str | None:
+        value = self.raw("REDIS_URL")
+        if value is None:
+            return None
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise SettingsError(
+                f"REDIS_URL must be a redis://, rediss:// or unix:// URL, got {value!r}."
+            )
+        return value

@@ -1,0 +1,98 @@
+"""Drives a running emulator's /_emulate/ control routes from tests."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import requests
+
+API_KEY = "sk_test_default"
+CLIENT_ID = "client_emulator"
+ALICE, BOB, CAROL = "alice@acme.com", "bob@globex.com", "carol@example.com"
+ACME, GLOBEX = "org_acme", "org_globex"
+MINT = "POST /client/token"
+
+
+class EmulatorControl:
+    """One emulator, reached over its real port."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.http = requests.Session()
+
+    def _call(self, method: str, path: str, **kwargs):
+        response = self.http.request(method, self.url + path, timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def reset(self) -> None:
+        self._call("POST", "/_emulate/reset")
+
+    def hook(
+        self,
+        method: str,
+        path: str,
+        status: int | None = None,
+        *,
+        body=None,
+        count: int | None = None,
+        delay_ms: int | None = None,
+        headers=None,
+        drop: bool = False,
+    ) -> None:
+        """Make the emulator answer method+path with a canned reply (count times)."""
+        spec = {"method": method, "path": path}
+        for key, value in (
+            ("status", status),
+            ("body", body),
+            ("count", count),
+            ("delay_ms", delay_ms),
+            ("headers", headers),
+        ):
+            if value is not None:
+                spec[key] = value
+        if drop:
+            spec["drop"] = True
+        self._call("POST", "/_emulate/hooks", json=spec)
+
+    def clear_hooks(self) -> None:
+        self._call("DELETE", "/_emulate/hooks")
+
+    def counts(self) -> dict[str, int]:
+        return self._call("GET", "/_emulate/requests")["counts"]
+
+    def count(self, route: str = MINT) -> int:
+        return self.counts().get(route, 0)
+
+    def requests_log(self) -> list[dict]:
+        return self._call("GET", "/_emulate/requests")["requests"]
+
+    def clear_log(self) -> None:
+        self._call("DELETE", "/_emulate/requests")
+
+    def set_latency(self, ms: int) -> None:
+        self._call("PUT", "/_emulate/latency", json={"ms": ms})
+
+    def set_token_ttl(self, seconds: int) -> None:
+        self._call("PUT", "/_emulate/config", json={"client_token_ttl": seconds})
+
+    def add_membership(self, user_id: str, organization_id: str, role: str = "member") -> None:
+        self._call(
+            "POST",
+            "/_emulate/memberships",
+            json={"user_id": user_id, "organization_id": organization_id, "role": role},
+        )
+
+    def remove_membership(self, user_id: str, organization_id: str) -> None:
+        self._call(
+            "DELETE",
+            "/_emulate/memberships",
+            json={"user_id": user_id, "organization_id": organization_id},
+        )
+
+    def authorize(self, authorize_url: str) -> str:
+        """Follow the AuthKit redirect as a browser would; returns the callback path+query."""
+        response = requests.get(authorize_url, allow_redirects=False, timeout=10)
+        assert response.status_code == 302, response.text
+        location = urlsplit(response.headers["Location"])
+        return f"{location.path}?{location.query}"

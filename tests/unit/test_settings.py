@@ -1,0 +1,78 @@
+"""Settings: every required variable missing or malformed names itself and how to fix it."""
+
+import pytest
+
+from service.settings import SettingsError, load_settings
+
+GOOD = {
+    "WORKOS_API_KEY": "sk_test_abc",
+    "WORKOS_CLIENT_ID": "client_abc",
+    "SECRET_KEY": "x" * 32,
+}
+
+
+def test_defaults():
+    s = load_settings(GOOD)
+    assert s.workos_base_url == "https://api.workos.com"
+    assert s.workos_graphql_url == "https://api.workos.com/client/graphql"
+    assert s.session_cookie_secure is True
+    assert s.token_refresh_margin_seconds is None
+    assert s.token_fallback_ttl_seconds == 300
+    assert s.token_cache_maxsize == 10000
+    assert s.redis_url is None
+    assert s.workos_timeout_seconds == 5
+    assert s.token_rate_limit == "120/minute"
+    assert (s.log_level, s.log_format) == ("INFO", "json")
+    assert s.graphql_origin == "https://api.workos.com"
+
+
+def test_overrides_win_over_environ():
+    s = load_settings(GOOD, {"WORKOS_BASE_URL": "http://127.0.0.1:4100/", "LOG_FORMAT": "TEXT"})
+    assert s.workos_base_url == "http://127.0.0.1:4100"
+    assert s.workos_graphql_url == "http://127.0.0.1:4100/client/graphql"
+    assert s.log_format == "text"
+
+
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("WORKOS_API_KEY", None, ["WORKOS_API_KEY is required", "sk_"]),
+        ("WORKOS_API_KEY", "pk_live", ["WORKOS_API_KEY must start with 'sk_'"]),
+        ("WORKOS_CLIENT_ID", None, ["WORKOS_CLIENT_ID is required"]),
+        ("WORKOS_CLIENT_ID", "abc", ["WORKOS_CLIENT_ID must start with 'client_'"]),
+        ("SECRET_KEY", None, ["SECRET_KEY is required", "secrets.token_hex"]),
+        ("SECRET_KEY", "short", ["SECRET_KEY is too short"]),
+        ("WORKOS_BASE_URL", "ftp://x", ["WORKOS_BASE_URL must be an http(s) URL"]),
+        ("APP_BASE_URL", "localhost:8000", ["APP_BASE_URL must be an http(s) URL"]),
+        ("SESSION_COOKIE_SECURE", "maybe", ["SESSION_COOKIE_SECURE must be true or false"]),
+        ("SESSION_LIFETIME_SECONDS", "1.5", ["SESSION_LIFETIME_SECONDS must be a whole number"]),
+        ("TOKEN_CACHE_MAXSIZE", "0", ["TOKEN_CACHE_MAXSIZE must be greater than 0"]),
+        ("TOKEN_REFRESH_MARGIN_SECONDS", "-1", ["TOKEN_REFRESH_MARGIN_SECONDS must be 0 or more"]),
+        ("TOKEN_FALLBACK_TTL_SECONDS", "abc", ["TOKEN_FALLBACK_TTL_SECONDS must be a number"]),
+        ("WORKOS_TIMEOUT_SECONDS", "0", ["WORKOS_TIMEOUT_SECONDS must be greater than 0"]),
+        ("TOKEN_RATE_LIMIT", "lots", ["TOKEN_RATE_LIMIT must be a rate limit"]),
+        ("REDIS_URL", "http://x", ["REDIS_URL must be a redis://"]),
+        ("LOG_LEVEL", "LOUD", ["LOG_LEVEL must be one of"]),
+        ("LOG_FORMAT", "xml", ["LOG_FORMAT must be one of"]),
+    ],
+)
+def test_bad_values_name_the_variable(name, value, words):
+    env = (
+        {**GOOD, name: value} if value is not None else {k: v for k, v in GOOD.items() if k != name}
+    )
+    with pytest.raises(SettingsError) as info:
+        load_settings(env)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_zero_margin_is_allowed():
+    assert (
+        load_settings(GOOD, {"TOKEN_REFRESH_MARGIN_SECONDS": "0"}).token_refresh_margin_seconds == 0
+    )
+
+
+def test_secret_values_are_not_echoed_in_errors():
+    with pytest.raises(SettingsError) as info:
+        load_settings({**GOOD, "WORKOS_API_KEY": "pk_very_secret_value"})
+    assert "pk_very_secret_value" not in str(info.value)
