@@ -128,3 +128,104 @@ def start_emulator(tmp: Path, *args: str, port: int | None = None) -> tuple[Proc
 def grep(pattern: str, text: str) -> list[str]:
     """Lines of text matching a regular expression."""
     return [line for line in text.splitlines() if re.search(pattern, line)]
+
+
+def service_env(emulator_url: str, port: int, **extra) -> dict[str, str]:
+    """Environment for the service under gunicorn, pointed at an emulator."""
+    env = {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKOS_API_KEY": "sk_test_default",
+        "WORKOS_CLIENT_ID": "client_emulator",
+        "WORKOS_BASE_URL": emulator_url,
+        "APP_BASE_URL": f"http://127.0.0.1:{port}",
+        "SECRET_KEY": "system-test-secret-0123456789abcdef0123456789",
+        "SESSION_COOKIE_SECURE": "false",
+        "WORKOS_TIMEOUT_SECONDS": "2",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "8",
+        "LOG_FORMAT": "json",
+        "PROMETHEUS_MULTIPROC_DIR": "",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def start_service(
+    tmp: Path, emulator_url: str, port: int | None = None, **extra
+) -> tuple[Process, str]:
+    """Start the Procfile's gunicorn command on a free port; returns the process and its URL."""
+    port = port or free_port()
+    env = service_env(emulator_url, port, **extra)
+    if not env["PROMETHEUS_MULTIPROC_DIR"]:
+        metrics_dir = tmp / f"metrics-{port}"
+        metrics_dir.mkdir(exist_ok=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    proc = Process(
+        [PYTHON, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
+        env=env,
+        log_path=tmp / f"service-{port}.log",
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz", proc=proc.popen)
+    return proc, url
+
+
+def start_redis(tmp: Path, port: int | None = None) -> tuple[Process, str]:
+    """Start Debian's redis-server on a free loopback port, persistence off."""
+    port = port or free_port()
+    proc = Process(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        log_path=tmp / f"redis-{port}.log",
+    ).start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    proc.stop()
+    raise TimeoutError(f"redis-server did not answer on {port}")
+
+
+def sign_in_over_http(service_url: str, email: str, session=None):
+    """Sign in through the real AuthKit flow over sockets; returns the requests.Session."""
+    http = session or requests.Session()
+    login = http.get(
+        service_url + "/login", params={"login_hint": email}, allow_redirects=False, timeout=10
+    )
+    assert login.status_code == 302, login.text
+    authorize = http.get(login.headers["Location"], allow_redirects=False, timeout=10)
+    assert authorize.status_code == 302, authorize.text
+    callback = http.get(authorize.headers["Location"], allow_redirects=False, timeout=10)
+    assert callback.status_code == 302, callback.text
+    return http
+
+
+def require_tool(path_or_name: str, install_hint: str) -> None:
+    """Skip locally when a tool is missing; fail under CI=true (design.md §8)."""
+    import shutil
+
+    import pytest
+
+    if shutil.which(path_or_name) or Path(path_or_name).exists():
+        return
+    message = f"{path_or_name} is missing: {install_hint}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
