@@ -1,0 +1,1 @@
+"""A local WorkOS emulator for development and tests: `python -m emulator`, `create_app()`."""

@@ -1,0 +1,53 @@
+"""The emulator's Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from emulator import client_api, control, middleware, user_management
+from emulator.keys import SigningKey
+from emulator.seed import load_seed
+from emulator.state import EmulatorState, Settings
+
+
+def create_app(
+    *,
+    seed: Mapping | str | Path | None = None,
+    api_key: str = "sk_test_default",
+    client_token_ttl: int = 300,
+    latency_ms: int = 0,
+    allowed_origins: Iterable[str] = (),
+    signing_key_path: str | os.PathLike | None = None,
+    client_id: str = "client_emulator",
+) -> Flask:
+    """Build the emulator; its state is `app.extensions["emulator"]`."""
+    app = Flask(__name__)
+    app.json.sort_keys = False  # keep WorkOS field order in answers
+    settings = Settings(
+        api_key=api_key,
+        client_id=client_id,
+        client_token_ttl=int(client_token_ttl),
+        latency_ms=int(latency_ms),
+        allowed_origins=tuple(allowed_origins),
+    )
+    app.extensions["emulator"] = EmulatorState(
+        load_seed(seed), settings, SigningKey.load(signing_key_path)
+    )
+    middleware.install(app)
+    for blueprint in (user_management.bp, client_api.bp, control.bp):
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/health", "health", lambda: jsonify(status="ok"))
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _http_error(exc: HTTPException):
+    """Unknown routes and methods answer WorkOS-style JSON, like the official emulator."""
+    code = (exc.name or "error").lower().replace(" ", "_")
+    headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else {}
+    return jsonify(message=exc.name, code=code), exc.code, headers

@@ -1,0 +1,169 @@
+"""Client API: `POST /client/token` for the backend, `POST /client/graphql` for browsers."""
+
+from __future__ import annotations
+
+import secrets
+
+import jwt
+from flask import Blueprint, jsonify, request
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+
+from emulator.api import bearer, error, get_state, issuer, require_api_key
+from emulator.schema import SCHEMA, Caller, Root
+from emulator.state import EmulatorState, new_id
+
+bp = Blueprint("client_api", __name__)
+
+CORS_MAX_AGE = "600"
+
+
+@bp.post("/client/token")
+@require_api_key
+def create_token():
+    """Mint a short-lived RS256 token for one user acting in one organization."""
+    state = get_state()
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    org_id, user_id = body.get("organization_id"), body.get("user_id")
+    missing = [
+        name
+        for name, value in (("organization_id", org_id), ("user_id", user_id))
+        if not isinstance(value, str) or not value
+    ]
+    if missing:
+        return error(400, message=f"{' and '.join(missing)} must be a non-empty string.")
+    with state.lock:
+        if org_id not in state.organizations:
+            return error(404, message=f"Organization not found: '{org_id}'")
+        if user_id not in state.users:
+            return error(404, message=f"User not found: '{user_id}'")
+        if state.active_membership(user_id, org_id) is None:
+            return error(
+                422, message=f"User '{user_id}' is not an active member of organization '{org_id}'."
+            )
+        now = state.now()
+        claims = {
+            "iss": issuer(),
+            "sub": user_id,
+            "org_id": org_id,
+            "sid": new_id("session"),
+            "jti": secrets.token_hex(16),
+            "iat": now,
+            "exp": now + state.settings.client_token_ttl,
+        }
+    return jsonify(token=state.signing_key.sign(claims)), 201
+
+
+@bp.route("/client/graphql", methods=["POST", "OPTIONS"])
+def graphql():
+    """Run a GraphQL query for the token's user; failures are HTTP 200 with `errors`."""
+    if request.method == "OPTIONS":
+        return ("", 204) if _origin_allowed() else ("", 403)
+    return jsonify(_run(get_state(), request.get_json(silent=True)))
+
+
+@bp.after_request
+def cors(response):
+    """CORS for the GraphQL endpoint: only configured origins may read its answers."""
+    if request.endpoint != "client_api.graphql":
+        return response
+    response.vary.add("Origin")
+    if _origin_allowed():
+        response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
+        response.headers["Access-Control-Allow-Headers"] = "authorization, content-type"
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE
+    return response
+
+
+def _origin_allowed() -> bool:
+    origin = request.headers.get("Origin")
+    allowed = get_state().settings.allowed_origins
+    return bool(origin) and (origin in allowed or "*" in allowed)
+
+
+def _run(state: EmulatorState, body: object) -> dict:
+    """Parse, validate, authorize, execute: the whole GraphQL request."""
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return _failure("The request body must be JSON with a 'query' string.")
+    variables, operation_name = body.get("variables"), body.get("operationName")
+    if variables is not None and not isinstance(variables, dict):
+        return _failure("'variables' must be an object.")
+    if operation_name is not None and not isinstance(operation_name, str):
+        return _failure("'operationName' must be a string.")
+    try:
+        document = parse(body["query"])
+    except GraphQLError as exc:
+        return {"data": None, "errors": [exc.formatted]}
+    errors = validate(SCHEMA, document)
+    if errors:
+        return {"data": None, "errors": [e.formatted for e in errors]}
+    operation = get_operation_ast(document, operation_name)
+    fields = _top_level_fields(document, operation) if operation else []
+    caller = _caller(state)
+    # Introspection needs no token, so GraphQL tooling can read the schema.
+    if caller is None and not all(name.startswith("__") for _, name in fields):
+        first = next((key for key, name in fields if not name.startswith("__")), None)
+        return {"data": None, "errors": [{"message": "Unauthorized", "path": [first]}]}
+    result = execute(
+        SCHEMA,
+        document,
+        root_value=Root(state, caller),
+        variable_values=variables,
+        operation_name=operation_name,
+    )
+    return result.formatted
+
+
+def _failure(message: str) -> dict:
+    return {"data": None, "errors": [{"message": message}]}
+
+
+def _caller(state: EmulatorState) -> Caller | None:
+    """Who the Bearer token speaks for, if it is ours, unexpired and still a member."""
+    token = bearer()
+    if token is None:
+        return None
+    try:
+        claims = state.signing_key.verify(token)
+    except jwt.InvalidTokenError:
+        return None
+    user_id, org_id, exp = claims.get("sub"), claims.get("org_id"), claims.get("exp")
+    with state.lock:
+        if not isinstance(exp, int | float) or exp <= state.clock():
+            return None
+        if user_id not in state.users:
+            return None
+        if org_id is not None and state.active_membership(user_id, org_id) is None:
+            return None
+    return Caller(user_id, org_id)
+
+
+def _top_level_fields(document, operation) -> list[tuple[str, str]]:
+    """(response key, field name) of the operation's top-level fields, through fragments."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    fields: list[tuple[str, str]] = []
+
+    def walk(selection_set):
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                fields.append(((selection.alias or selection.name).value, selection.name.value))
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                walk(fragments[selection.name.value].selection_set)
+
+    walk(operation.selection_set)
+    return fields

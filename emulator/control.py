@@ -1,0 +1,162 @@
+"""Control routes under `/_emulate/` (no auth): hooks, request log, latency, config,
+memberships and reset. The hooks routes match the official workos/emulate ones.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from emulator.api import error, get_state, params
+from emulator.hooks import parse_hook
+from emulator.state import MEMBERSHIP_STATUSES, RequestLog
+
+bp = Blueprint("control", __name__, url_prefix="/_emulate")
+
+
+@bp.post("/hooks")
+def add_hook():
+    """Add a hook; answers 201 with it (and its id)."""
+    try:
+        hook = parse_hook(request.get_json(silent=True))
+    except ValueError as exc:
+        return _bad(str(exc))
+    state = get_state()
+    with state.lock:
+        state.hooks.append(hook)
+    return jsonify(hook.to_json()), 201
+
+
+@bp.get("/hooks")
+def list_hooks():
+    """The active hooks, a bare JSON array like the official emulator."""
+    state = get_state()
+    with state.lock:
+        return jsonify([hook.to_json() for hook in state.hooks])
+
+
+@bp.delete("/hooks")
+def clear_hooks():
+    """Remove every hook."""
+    state = get_state()
+    with state.lock:
+        state.hooks.clear()
+    return "", 204
+
+
+@bp.delete("/hooks/<hook_id>")
+def remove_hook(hook_id):
+    """Remove one hook by id."""
+    state = get_state()
+    with state.lock:
+        hook = next((h for h in state.hooks if h.id == hook_id), None)
+        if hook is None:
+            return error(404, message="Hook not found", code="not_found")
+        state.hooks.remove(hook)
+    return "", 204
+
+
+@bp.get("/requests")
+def list_requests():
+    """`{"requests": [...], "counts": {"POST /client/token": n, ...}}`."""
+    state = get_state()
+    with state.lock:
+        return jsonify(state.log.to_json())
+
+
+@bp.delete("/requests")
+def clear_requests():
+    """Forget the logged requests and counts."""
+    state = get_state()
+    with state.lock:
+        state.log = RequestLog()
+    return "", 204
+
+
+@bp.route("/latency", methods=["GET", "PUT"])
+def latency():
+    """Read or set (`{"ms": n}`) the delay added to every emulated route."""
+    state = get_state()
+    if request.method == "PUT":
+        ms = params().get("ms")
+        if not _is_count(ms):
+            return _bad("ms must be a non-negative integer")
+        with state.lock:
+            state.settings.latency_ms = ms
+    return jsonify(ms=state.settings.latency_ms)
+
+
+@bp.route("/config", methods=["GET", "PUT"])
+def config():
+    """Read or change settings: client_token_ttl, latency_ms, allowed_origins."""
+    state = get_state()
+    if request.method == "PUT":
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return _bad("body must be a JSON object")
+        unknown = set(body) - {"client_token_ttl", "latency_ms", "allowed_origins"}
+        if unknown:
+            return _bad(f"unknown setting(s): {sorted(unknown)}")
+        ttl = body.get("client_token_ttl", 1)
+        if not _is_count(ttl) or ttl < 1:
+            return _bad("client_token_ttl must be a positive integer")
+        if not _is_count(body.get("latency_ms", 0)):
+            return _bad("latency_ms must be a non-negative integer")
+        origins = body.get("allowed_origins", [])
+        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+            return _bad("allowed_origins must be a list of strings")
+        with state.lock:
+            for name in ("client_token_ttl", "latency_ms"):
+                if name in body:
+                    setattr(state.settings, name, body[name])
+            if "allowed_origins" in body:
+                state.settings.allowed_origins = tuple(origins)
+    with state.lock:
+        return jsonify(state.settings.to_json())
+
+
+@bp.post("/memberships")
+def add_membership():
+    """Add a membership `{user_id, organization_id, role?, status?}`, or update it."""
+    body = params()
+    user_id, org_id = body.get("user_id"), body.get("organization_id")
+    role, status = body.get("role", "member"), body.get("status", "active")
+    if not all(isinstance(v, str) and v for v in (user_id, org_id, role)):
+        return _bad("user_id, organization_id and role must be non-empty strings")
+    if status not in MEMBERSHIP_STATUSES:
+        return _bad(f"status must be one of {list(MEMBERSHIP_STATUSES)}")
+    state = get_state()
+    with state.lock:
+        existed = state.membership(user_id, org_id) is not None
+        try:
+            membership = state.add_membership(user_id, org_id, role, status)
+        except KeyError as exc:
+            return error(404, message=exc.args[0], code="not_found")
+        return jsonify(state.membership_json(membership)), 200 if existed else 201
+
+
+@bp.delete("/memberships")
+def remove_membership():
+    """Delete the membership `{user_id, organization_id}`."""
+    body = params()
+    state = get_state()
+    with state.lock:
+        membership = state.membership(body.get("user_id"), body.get("organization_id"))
+        if membership is None:
+            return error(404, message="Membership not found", code="not_found")
+        del state.memberships[membership.id]
+    return "", 204
+
+
+@bp.post("/reset")
+def reset():
+    """Back to the start: seed, settings, latency, hooks, log, codes and sessions."""
+    get_state().reset()
+    return "", 204
+
+
+def _bad(message: str):
+    return error(400, message=message, code="bad_request")
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

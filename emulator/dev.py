@@ -1,0 +1,118 @@
+"""`make run`: the emulator and the service under gunicorn, wired together, until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"  # git-ignored: the local secret and signing key survive restarts
+
+
+def _secret_key() -> str:
+    path = LOCAL / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _wait(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{proc.args[2] if len(proc.args) > 2 else proc.args} exited early")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f}s")
+
+
+def main() -> int:
+    """Start both processes, print where to sign in, stop both on Ctrl-C or SIGTERM."""
+    LOCAL.mkdir(exist_ok=True)
+    host = "127.0.0.1"
+    port = os.environ.get("PORT", "8000")
+    emulator_port = os.environ.get("EMULATOR_PORT", "4100")
+    app_url = f"http://{host}:{port}"
+    emulator_url = f"http://{host}:{emulator_port}"
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--host",
+            host,
+            "--port",
+            emulator_port,
+            "--allowed-origin",
+            app_url,
+            "--allowed-origin",
+            f"http://localhost:{port}",
+            "--signing-key",
+            str(LOCAL / "emulator-signing-key.pem"),
+        ],
+        cwd=ROOT,
+    )
+    env = {
+        **os.environ,
+        "HOST": host,
+        "PORT": port,
+        "WORKOS_API_KEY": "sk_test_default",
+        "WORKOS_CLIENT_ID": "client_emulator",
+        "WORKOS_BASE_URL": emulator_url,
+        "APP_BASE_URL": app_url,
+        "SECRET_KEY": _secret_key(),
+        "SESSION_COOKIE_SECURE": "false",
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+    }
+    service = None
+    stop = {"now": False}
+
+    def _stop(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _wait(emulator_url + "/health", emulator)
+        service = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+        )
+        _wait(app_url + "/healthz", service)
+        print(
+            f"\n  Service:  {app_url}   (open this and sign in)\n"
+            f"  Emulator: {emulator_url}   (local WorkOS; API key sk_test_default)\n"
+            "  Users:    alice@acme.com (Acme), bob@globex.com (Acme and Globex: picks one),\n"
+            "            carol@example.com (no organization)\n"
+            "  Ctrl-C stops both.\n",
+            flush=True,
+        )
+        while not stop["now"] and emulator.poll() is None and service.poll() is None:
+            time.sleep(0.2)
+    finally:
+        for proc in (service, emulator):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+        for proc in (service, emulator):
+            if proc is not None:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
