@@ -23,6 +23,10 @@ limit_request_line = 4094
 limit_request_field_size = 8190
 limit_request_fields = 100
 
+# gunicorn's runtime control socket defaults to one path per user, which two masters on one
+# host (blue/green, or the tests) would fight over; signals (HUP, TTIN, TERM) do the same job.
+control_socket_disable = True
+
 # Prometheus multiprocess mode: workers write metric files to one directory per master,
 # emptied at start so counters do not carry over from an earlier run.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
