@@ -1,0 +1,315 @@
+/**
+ * The app page: who is signed in, the organization switcher, the token's remaining lifetime,
+ * and a GraphQL query run through the token client every few seconds.
+ *
+ * Reads from the DOM (the template owns these); starts only when body[data-graphql-url] exists:
+ *   body[data-graphql-url], body[data-organization-id], body[data-query-interval-ms] (optional)
+ *   [data-testid=user-email], [data-testid=organization-name],
+ *   form#organization-form > select[data-testid=organization-switcher],
+ *   [data-testid=token-expires-in], [data-testid=graphql-result],
+ *   button[data-testid=fetch-token], [data-testid=status], [data-testid=sign-out] (in a form)
+ * Never writes the token into the DOM.
+ */
+import { createTokenClient } from './graphql-token.js';
+
+const ME = 'me { id email firstName lastName }';
+export const QUERY_WITH_ORGANIZATION = `query AppPage($id: ID!) { ${ME} organization(id: $id) { id name } }`;
+export const QUERY_WITHOUT_ORGANIZATION = `query AppPage { ${ME} }`;
+const DEFAULT_QUERY_INTERVAL_MS = 5000;
+
+/** "Alice Anders <alice@acme.com> · Acme Corp" from the query's data. */
+export function summarize(data) {
+  const parts = [];
+  const me = data?.me;
+  if (me) {
+    const name = [me.firstName, me.lastName].filter(Boolean).join(' ');
+    parts.push(name && me.email ? `${name} <${me.email}>` : name || me.email || me.id);
+  }
+  if (data?.organization?.name) parts.push(data.organization.name);
+  return parts.join(' · ');
+}
+
+/** "Unauthorized (me); Not found (organization)" from a GraphQL errors array. */
+export function describeErrors(errors) {
+  return errors
+    .map((error) => {
+      const where = Array.isArray(error?.path) && error.path.length ? ` (${error.path.join('.')})` : '';
+      return `${error?.message ?? 'Unknown error'}${where}`;
+    })
+    .join('; ');
+}
+
+/** A readable line for a failed token fetch or GraphQL request. */
+export function describeFailure(err) {
+  const known = [
+    err?.status ? `HTTP ${err.status}` : null,
+    err?.code,
+    err?.requestId ? `request ${err.requestId}` : null,
+  ].filter(Boolean);
+  return `${err?.message ?? String(err)}${known.length ? ` (${known.join(', ')})` : ''}`;
+}
+
+/** Whole seconds left until `deadline` on the monotonic clock, never negative. */
+export function secondsLeft(deadline, now) {
+  return Math.max(0, Math.ceil((deadline - now) / 1000));
+}
+
+function main() {
+  const body = document.body;
+  const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const ui = {
+    email: byTestId('user-email'),
+    organizationName: byTestId('organization-name'),
+    form: document.getElementById('organization-form'),
+    switcher: document.querySelector('select[data-testid="organization-switcher"]'),
+    expiresIn: byTestId('token-expires-in'),
+    result: byTestId('graphql-result'),
+    fetchButton: document.querySelector('button[data-testid="fetch-token"]'),
+    status: byTestId('status'),
+    signOut: byTestId('sign-out'),
+  };
+  const queryIntervalMs = Number(body.dataset.queryIntervalMs) || DEFAULT_QUERY_INTERVAL_MS;
+  const state = {
+    organizationId: body.dataset.organizationId || null,
+    tokenDeadline: null,
+    querySeq: 0,
+    queryTimer: null,
+    shownResult: null,
+    paused: false, // after a refusal only the user can fix (403): wait for them
+    sessionStale: false,
+    switching: false,
+    leaving: false,
+  };
+  const client = createTokenClient({
+    graphqlUrl: body.dataset.graphqlUrl,
+    organizationId: state.organizationId,
+  });
+
+  function say(text, tone = 'info') {
+    if (!ui.status) return;
+    if (ui.status.textContent !== text) ui.status.textContent = text;
+    ui.status.dataset.tone = tone;
+  }
+
+  function leave() {
+    if (state.leaving) return;
+    state.leaving = true;
+    client.stop();
+    window.location.assign('/');
+  }
+
+  function renderCountdown() {
+    if (!ui.expiresIn) return;
+    if (state.tokenDeadline === null) {
+      ui.expiresIn.textContent = '—';
+      delete ui.expiresIn.dataset.seconds;
+      return;
+    }
+    const seconds = secondsLeft(state.tokenDeadline, performance.now());
+    ui.expiresIn.textContent = `${seconds} s`;
+    ui.expiresIn.dataset.seconds = String(seconds);
+  }
+
+  function setOrganization(id) {
+    state.organizationId = id || null;
+    body.dataset.organizationId = id || '';
+  }
+
+  function renderSession(session) {
+    if (ui.email) ui.email.textContent = session.user?.email ?? '';
+    const organizationName = session.organization?.name ?? 'No organization';
+    if (ui.organizationName) ui.organizationName.textContent = organizationName;
+    setOrganization(session.organization?.id);
+    if (!ui.switcher) return;
+    const organizations = session.organizations ?? [];
+    const wanted = organizations.map((org) => `${org.id}\u0000${org.name}`).join('\n');
+    const shown = [...ui.switcher.options]
+      .filter((option) => option.value)
+      .map((option) => `${option.value}\u0000${option.textContent}`)
+      .join('\n');
+    if (wanted !== shown) {
+      const options = organizations.map((org) => new Option(org.name, org.id));
+      if (!state.organizationId) options.unshift(new Option('Choose an organization', '', true, true));
+      ui.switcher.replaceChildren(...options);
+    }
+    ui.switcher.value = state.organizationId ?? '';
+  }
+
+  async function refreshSession() {
+    state.sessionStale = false;
+    try {
+      const response = await fetch('/api/session', {
+        headers: { 'X-CSRF': '1', Accept: 'application/json' },
+        credentials: 'same-origin',
+        cache: 'no-store',
+      });
+      if (response.status === 401) return leave();
+      if (response.ok) renderSession(await response.json());
+    } catch {
+      state.sessionStale = true; // try again on the next tick
+    }
+  }
+
+  function renderResult(result) {
+    const errors = result.errors ?? [];
+    const json = JSON.stringify(errors.length ? result : { data: result.data }, null, 2);
+    if (json === state.shownResult) return;
+    state.shownResult = json;
+    const nodes = [];
+    const summary = document.createElement('p');
+    summary.className = 'graphql-summary';
+    summary.textContent = summarize(result.data) || 'No data';
+    nodes.push(summary);
+    if (errors.length) {
+      const problem = document.createElement('p');
+      problem.className = 'graphql-errors';
+      problem.textContent = `GraphQL errors: ${describeErrors(errors)}`;
+      nodes.push(problem);
+    }
+    const pre = document.createElement('pre');
+    pre.textContent = json;
+    nodes.push(pre);
+    ui.result.replaceChildren(...nodes);
+    ui.result.dataset.state = errors.length ? 'error' : 'ok';
+  }
+
+  function renderFailure(err) {
+    state.shownResult = null;
+    const problem = document.createElement('p');
+    problem.className = 'graphql-errors';
+    problem.textContent = `Could not run the query: ${describeFailure(err)}`;
+    ui.result.replaceChildren(problem);
+    ui.result.dataset.state = 'error';
+  }
+
+  async function runQuery() {
+    if (!ui.result) return;
+    const seq = ++state.querySeq;
+    const id = state.organizationId;
+    ui.result.setAttribute('aria-busy', 'true');
+    try {
+      const result = id
+        ? await client.graphql(QUERY_WITH_ORGANIZATION, { id })
+        : await client.graphql(QUERY_WITHOUT_ORGANIZATION, {});
+      if (seq !== state.querySeq) return;
+      renderResult(result);
+    } catch (err) {
+      if (seq !== state.querySeq || err?.status === 401 || err?.code === 'stopped') return;
+      renderFailure(err);
+      if (err?.status === 403) state.paused = true;
+    } finally {
+      if (seq === state.querySeq) ui.result.removeAttribute('aria-busy');
+    }
+  }
+
+  async function tick() {
+    clearTimeout(state.queryTimer);
+    state.queryTimer = null;
+    if (state.leaving) return;
+    if (!state.paused && !state.switching) {
+      if (state.sessionStale) await refreshSession();
+      await runQuery();
+    }
+    // A tick started elsewhere (a switch, the page becoming visible) may have armed one already.
+    clearTimeout(state.queryTimer);
+    if (!state.leaving) state.queryTimer = setTimeout(tick, queryIntervalMs);
+  }
+
+  async function switchOrganization(id) {
+    if (!id || id === state.organizationId || state.switching) return;
+    state.switching = true;
+    if (ui.switcher) ui.switcher.disabled = true;
+    say('Switching organization…');
+    let switched = false;
+    try {
+      const response = await fetch('/api/organization', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF': '1' },
+        credentials: 'same-origin',
+        cache: 'no-store',
+        body: JSON.stringify({ organization_id: id }),
+      });
+      const answer = await response.json().catch(() => null);
+      if (response.status === 401) return leave();
+      if (!response.ok) {
+        const failure = {
+          message: answer?.message ?? 'The switch was refused',
+          status: response.status,
+          code: answer?.error,
+          requestId: answer?.request_id,
+        };
+        say(`Could not switch organization: ${describeFailure(failure)}`, 'error');
+        return;
+      }
+      setOrganization(answer?.organization_id ?? id);
+      client.reset();
+      state.paused = false;
+      state.shownResult = null;
+      await refreshSession();
+      switched = true;
+      say(`Switched to ${ui.organizationName?.textContent || state.organizationId}.`);
+    } catch (err) {
+      say(`Could not switch organization: ${describeFailure(err)}`, 'error');
+    } finally {
+      state.switching = false;
+      if (ui.switcher) {
+        ui.switcher.disabled = false;
+        ui.switcher.value = state.organizationId ?? '';
+      }
+    }
+    if (switched) await tick();
+  }
+
+  client.addEventListener('token', ({ detail }) => {
+    state.tokenDeadline = performance.now() + detail.expiresIn * 1000;
+    state.paused = false;
+    renderCountdown();
+    if (ui.status?.dataset.tone === 'error' && !state.switching) say('');
+    // The session's organization changed elsewhere (another tab switched it).
+    if (detail.organizationId && detail.organizationId !== state.organizationId && !state.switching) {
+      state.sessionStale = true;
+    }
+  });
+  client.addEventListener('reset', ({ detail }) => {
+    state.tokenDeadline = null;
+    renderCountdown();
+    // Another tab switched organization or signed out: look again on the next tick.
+    if (detail.source === 'channel') state.sessionStale = true;
+  });
+  client.addEventListener('signedout', leave);
+  client.addEventListener('error', ({ detail }) => {
+    if (!state.leaving) say(`Token service: ${describeFailure(detail)}`, 'error');
+  });
+
+  ui.form?.addEventListener('submit', (event) => {
+    event.preventDefault();
+    switchOrganization(ui.switcher?.value);
+  });
+  ui.switcher?.addEventListener('change', () => switchOrganization(ui.switcher.value));
+  ui.fetchButton?.addEventListener('click', async () => {
+    ui.fetchButton.disabled = true;
+    try {
+      await client.refresh();
+      state.paused = false;
+      say('Fetched a token.');
+    } catch (err) {
+      if (err?.status !== 401) say(`Could not fetch a token: ${describeFailure(err)}`, 'error');
+    } finally {
+      ui.fetchButton.disabled = false;
+    }
+  });
+  // Tell other tabs to drop their token; the form itself still posts without JS.
+  ui.signOut?.closest('form')?.addEventListener('submit', () => client.reset());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && !state.switching) tick();
+  });
+
+  setInterval(renderCountdown, 1000);
+  renderCountdown();
+  client.start();
+  refreshSession();
+  tick();
+}
+
+// Only the app page carries data-graphql-url; anywhere else (or outside a browser) do nothing.
+if (typeof document !== 'undefined' && document.body && 'graphqlUrl' in document.body.dataset) main();
