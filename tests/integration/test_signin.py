@@ -1,0 +1,154 @@
+"""AuthKit sign-in against the emulator: each seeded user, the picker, failures, sign-out."""
+
+from urllib.parse import parse_qs, urlsplit
+
+from tests.emulator_control import ACME, ALICE, BOB, CAROL, GLOBEX
+
+
+def session_of(client) -> dict:
+    with client.session_transaction() as s:
+        return dict(s)
+
+
+def test_login_redirects_to_authkit_with_pkce(browser, emulator):
+    response = browser.start(ALICE, "/somewhere")
+    url = urlsplit(response.headers["Location"])
+    q = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert url.geturl().startswith(emulator.url + "/user_management/authorize")
+    assert q["client_id"] == "client_emulator"
+    assert q["redirect_uri"] == "http://localhost/callback"
+    assert q["response_type"] == "code" and q["provider"] == "authkit"
+    assert q["code_challenge_method"] == "S256" and len(q["code_challenge"]) == 43
+    assert q["login_hint"] == ALICE and len(q["state"]) >= 32
+
+
+def test_alice_signs_in_with_her_one_organization(browser):
+    response = browser.sign_in(ALICE, "/after")
+    assert response.status_code == 302 and response.headers["Location"] == "/after"
+    s = session_of(browser.client)
+    assert s["user"]["email"] == ALICE
+    assert s["organization"] == {"id": ACME, "name": "Acme Corp"}
+    assert len(s["session_id"]) == 32 and s["sid"].startswith("session_")
+    assert "flows" not in s
+    page = browser.client.get("/")
+    assert b'data-testid="user-email">alice@acme.com' in page.data
+    assert b"Acme Corp" in page.data
+
+
+def test_cookie_flags(browser):
+    response = browser.sign_in(ALICE)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_bob_goes_through_the_picker(browser):
+    response = browser.sign_in(BOB, "/next")
+    assert response.headers["Location"] == "/login/organization"
+    assert "user" not in session_of(browser.client)  # not signed in until he picks
+    page = browser.client.get("/login/organization")
+    assert page.status_code == 200
+    assert b"Acme Corp" in page.data and b"Globex" in page.data
+    csrf = session_of(browser.client)["csrf_token"]
+    response = browser.client.post(
+        "/login/organization", data={"organization_id": GLOBEX, "csrf_token": csrf}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/next"
+    s = session_of(browser.client)
+    assert s["organization"]["id"] == GLOBEX
+    assert {o["id"] for o in s["organizations"]} == {ACME, GLOBEX}
+    assert "pending" not in s
+
+
+def test_picker_rejects_bad_csrf_and_foreign_orgs(browser):
+    browser.sign_in(BOB)
+    browser.client.get("/login/organization")
+    csrf = session_of(browser.client)["csrf_token"]
+    bad = browser.client.post("/login/organization", data={"organization_id": GLOBEX})
+    assert bad.status_code == 400
+    foreign = browser.client.post(
+        "/login/organization", data={"organization_id": "org_other", "csrf_token": csrf}
+    )
+    assert foreign.status_code == 400
+    assert "user" not in session_of(browser.client)
+
+
+def test_picker_without_pending_selection_is_400(client):
+    assert client.get("/login/organization").status_code == 400
+
+
+def test_carol_signs_in_with_no_organization(browser):
+    browser.sign_in(CAROL)
+    s = session_of(browser.client)
+    assert s["user"]["email"] == CAROL and s["organization"] is None
+    response = browser.token()
+    assert response.status_code == 403 and response.json["error"] == "no_organization"
+
+
+def test_state_is_single_use(browser, emulator):
+    authorize = browser.start(ALICE).headers["Location"]
+    callback = emulator.authorize(authorize)
+    assert browser.client.get(callback).status_code == 302
+    replay = browser.client.get(callback)
+    assert replay.status_code == 400
+    assert "user" not in session_of(browser.client)
+
+
+def test_several_flows_at_once(browser, emulator):
+    first = browser.start(ALICE).headers["Location"]
+    second = browser.start(ALICE).headers["Location"]
+    assert browser.client.get(emulator.authorize(first)).status_code == 302
+    # The second tab's flow was started before the first finished; it still works.
+    assert browser.client.get(emulator.authorize(second)).status_code == 302
+
+
+def test_tampered_state_and_workos_error(browser, emulator):
+    authorize = browser.start(ALICE).headers["Location"]
+    callback = emulator.authorize(authorize).replace("state=", "state=x")
+    assert browser.client.get(callback).status_code == 400
+    error = browser.client.get("/callback?error=access_denied&error_description=nope&state=x")
+    assert error.status_code == 400 and b"nope" in error.data
+    assert "<script" not in error.get_data(as_text=True).split("</head>")[1]
+
+
+def test_wrong_pkce_verifier_is_refused(browser, emulator):
+    authorize = browser.start(ALICE).headers["Location"]
+    callback = emulator.authorize(authorize)
+    with browser.client.session_transaction() as s:
+        flows = s["flows"]
+        for flow in flows.values():
+            flow["v"] = "x" * 86
+        s["flows"] = flows
+    response = browser.client.get(callback)
+    assert response.status_code == 400
+    assert "user" not in session_of(browser.client)
+
+
+def test_session_is_new_after_sign_in(browser):
+    with browser.client.session_transaction() as s:
+        s["session_id"] = "attacker-chosen"
+        s["planted"] = "yes"
+    browser.sign_in(ALICE)
+    s = session_of(browser.client)
+    assert s["session_id"] != "attacker-chosen" and "planted" not in s
+
+
+def test_logout_evicts_and_ends_the_workos_session(browser, emulator, app):
+    browser.sign_in(ALICE)
+    assert browser.token().status_code == 200
+    sid = session_of(browser.client)["sid"]
+    assert len(app.extensions["tokens"]) == 1
+    response = browser.client.post("/logout", data={"csrf_token": browser.csrf()})
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    q = parse_qs(location.query)
+    assert location.path == "/user_management/sessions/logout"
+    assert q["session_id"] == [sid] and q["return_to"] == ["http://localhost/"]
+    assert len(app.extensions["tokens"]) == 0
+    assert browser.token().status_code == 401
+
+
+def test_logout_needs_csrf_and_get_does_nothing(browser):
+    browser.sign_in(ALICE)
+    assert browser.client.post("/logout").status_code == 403
+    assert browser.client.get("/logout").status_code == 405
+    assert browser.token().status_code == 200
