@@ -17,6 +17,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     from service.errors import register_error_handlers
     from service.metrics import Metrics
     from service.ratelimit import init_rate_limit
+    from service.redis_store import make_token_store
     from service.sealing import Sealer
     from service.security import content_security_policy, init_security_headers
     from service.settings import load_settings
@@ -49,8 +50,15 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         timeout=settings.workos_timeout_seconds,
         observer=metrics.observe_workos,
     )
+    store = make_token_store(
+        settings.redis_url,
+        settings.secret_key,
+        settings.token_cache_maxsize,
+        on_state_change=lambda degraded: metrics.store_degraded.set(int(degraded)),
+    )
     broker = TokenBroker(
         lambda user_id, org_id: client.create_client_token(user_id=user_id, organization_id=org_id),
+        store=store,
         refresh_margin=settings.token_refresh_margin_seconds,
         fallback_ttl=settings.token_fallback_ttl_seconds,
         maxsize=settings.token_cache_maxsize,

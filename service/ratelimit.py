@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 
@@ -14,9 +15,12 @@ from service.errors import error_response
 
 def _user_key() -> str:
     # Signed-in callers are limited per user across all their sessions; others per address.
+    # Hashed, so that counters kept in Redis name no user.
     if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return f"addr:{request.remote_addr}"
+        who = f"user:{current_user.id}"
+    else:
+        who = f"addr:{request.remote_addr}"
+    return hashlib.sha256(who.encode()).hexdigest()[:32]
 
 
 def _breach(limit):
@@ -39,5 +43,10 @@ def init_rate_limit(app: Flask, limit: str, redis_url: str | None, view) -> Limi
         swallow_errors=True,
         headers_enabled=False,
     )
-    limiter.limit(limit, key_func=_user_key, on_breach=_breach)(view)
+    limited = limiter.limit(limit, key_func=_user_key, on_breach=_breach)(view)
+    # The decorator counts only calls made through the wrapper it returns, so the route must
+    # call that wrapper (the middleware skips decorated limits).
+    for endpoint, function in list(app.view_functions.items()):
+        if function is view:
+            app.view_functions[endpoint] = limited
     return limiter

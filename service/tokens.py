@@ -395,6 +395,11 @@ class TokenBroker:
         """Number of tokens the store holds."""
         return len(self._store)
 
+    def health(self) -> dict[str, object]:
+        """The store's health for /readyz; an in-process store is always ok."""
+        health = getattr(self._store, "health", None)
+        return health() if health is not None else {"backend": "memory", "ok": True}
+
     def _left(self, cooling: _Cooling | None) -> float | None:
         """Seconds of cool-down left (None: no cool-down); call with self._lock held."""
         return None if cooling is None else max(0.0, cooling.until - self._clock())

@@ -1,0 +1,187 @@
+"""The Redis token store under gunicorn: shared across workers and masters, and outages.
+
+Each service is the Procfile command with REDIS_URL pointing at a real redis-server on a free
+loopback port. "Master" below means one gunicorn (one host, as far as the cache can tell).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import time
+
+import pytest
+import redis
+import requests
+from flask import Flask
+
+from tests.emulator_control import ALICE, MINT
+from tests.support import (
+    require_tool,
+    service_env,
+    sign_in_over_http,
+    start_redis,
+    start_service,
+)
+
+CSRF = {"X-CSRF": "1"}
+SECRET = service_env("http://unused", 0)["SECRET_KEY"]  # start_service's fixed SECRET_KEY
+# How late an eviction made on one master takes effect on another (the store's local_ttl).
+EVICTION_BOUND = 1.0
+# How long a worker waits before trying Redis again after an outage (retry_interval).
+RETRY_INTERVAL = 5.0
+# The token route is rate limited per user; these tests send bursts on purpose.
+BURST_OK = {"TOKEN_RATE_LIMIT": "100000/minute"}
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A redis-server for the module's tests that keep it running."""
+    require_tool("redis-server", "apt-get install redis-server")
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    proc.stop()
+
+
+@pytest.fixture
+def raw(redis_url):
+    """A plain client on that server, emptied before each test."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def services(tmp_path):
+    """Start gunicorn masters; all are stopped afterwards."""
+    started = []
+
+    def start(upstream_url: str, redis_url: str, **env) -> str:
+        proc, url = start_service(tmp_path, upstream_url, REDIS_URL=redis_url, **BURST_OK, **env)
+        started.append(proc)
+        return url
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def get_token(url: str, cookies: dict[str, str]) -> requests.Response:
+    return requests.get(url + "/api/graphql-token", headers=CSRF, cookies=cookies, timeout=30)
+
+
+def signed_in(url: str, email: str = ALICE) -> dict[str, str]:
+    """A fresh session's cookies (each sign-in is a new session id)."""
+    with sign_in_over_http(url, email) as http:
+        return http.cookies.get_dict()
+
+
+def session_of(cookies: dict[str, str]) -> dict:
+    """The signed session cookie's content, read with the service's SECRET_KEY."""
+    app = Flask("decode")
+    app.secret_key = SECRET
+    return app.session_interface.get_signing_serializer(app).loads(cookies["session"])
+
+
+def test_four_workers_mint_once_per_session_in_a_cold_burst(upstream, redis_url, raw, services):
+    url = services(upstream.url, redis_url, WEB_CONCURRENCY=4, GUNICORN_THREADS=8)
+    sessions = [signed_in(url) for _ in range(3)]
+    upstream.set_latency(200)  # keep each mint in flight while its burst arrives
+    upstream.clear_log()
+
+    def fetch(n: int) -> requests.Response:
+        return get_token(url, sessions[n % 3])
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
+        responses = list(pool.map(fetch, range(300)))
+    assert [r.status_code for r in responses] == [200] * 300
+    assert upstream.count(MINT) == 3
+    by_session = {n % 3: r.json()["token"] for n, r in enumerate(responses)}
+    for n, response in enumerate(responses):
+        assert response.json()["token"] == by_session[n % 3]
+    assert len(set(by_session.values())) == 3
+
+
+def test_two_masters_share_tokens_and_logout_on_one_evicts_for_both(
+    upstream, redis_url, raw, services
+):
+    a = services(upstream.url, redis_url, WEB_CONCURRENCY=2)
+    b = services(upstream.url, redis_url, WEB_CONCURRENCY=2)
+    cookies = signed_in(a)
+    upstream.clear_log()
+
+    first = get_token(a, cookies)
+    assert first.status_code == 200 and upstream.count(MINT) == 1
+    on_b = get_token(b, cookies)  # the same cookie works on B: same SECRET_KEY
+    assert on_b.status_code == 200 and on_b.json()["token"] == first.json()["token"]
+    assert upstream.count(MINT) == 1  # B minted nothing
+
+    logout = requests.post(
+        a + "/logout", headers=CSRF, cookies=cookies, allow_redirects=False, timeout=10
+    )
+    assert logout.status_code == 302
+    logged_out_at = time.monotonic()
+    assert raw.keys("gts:tok:*") == [] and raw.keys("gts:sess:*") == []
+
+    # The browser dropped the cookie, but a copy replayed to B still carries a valid
+    # signature: B must not hand out the evicted token (after at most EVICTION_BOUND).
+    time.sleep(max(0.0, logged_out_at + EVICTION_BOUND - time.monotonic()))
+    replayed = get_token(b, cookies)
+    assert replayed.status_code == 200
+    assert replayed.json()["token"] != first.json()["token"]
+    assert upstream.count(MINT) == 2
+
+
+def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_url, raw, services):
+    url = services(upstream.url, redis_url, WEB_CONCURRENCY=1)
+    cookies = signed_in(url)
+    answer = get_token(url, cookies).json()
+    token = answer["token"]
+    content = session_of(cookies)
+    revealing = [content["session_id"], content["user"]["id"], content["organization"]["id"]]
+
+    names = [k.decode() for k in raw.keys("gts:*")]
+    assert names and all(re.fullmatch(r"gts:(tok|sess):[0-9a-f]{64}", n) for n in names)
+    assert not [n for n in names for secret in revealing if secret in n]
+    [name] = [n for n in names if n.startswith("gts:tok:")]
+    value = raw.get(name)
+    assert token.encode() not in value and token.split(".")[1].encode() not in value
+    # Expires when it stops being served: a refresh margin (30 to 60 s) before the token.
+    left_ms = answer["expires_in"] * 1000
+    assert left_ms - 62_000 < raw.pttl(name) < left_ms - 28_000
+
+
+def test_redis_outage_serves_from_memory_then_shares_again(tmp_path, upstream, services):
+    require_tool("redis-server", "apt-get install redis-server")
+    redis_proc, redis_url = start_redis(tmp_path)
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    try:
+        a = services(upstream.url, redis_url, WEB_CONCURRENCY=2)
+        b = services(upstream.url, redis_url, WEB_CONCURRENCY=2)
+        cookies = signed_in(a)
+        before = get_token(a, cookies).json()["token"]
+        assert get_token(b, cookies).json()["token"] == before
+
+        redis_proc.stop()
+        during = [get_token(url, cookies) for url in (a, b) for _ in range(6)]
+        assert [r.status_code for r in during] == [200] * 12
+        ready = requests.get(b + "/readyz", timeout=5)
+        assert ready.status_code == 200
+        assert ready.json()["token_store"] == {"backend": "redis", "ok": True, "degraded": True}
+        metrics = requests.get(b + "/metrics", timeout=5).text
+        assert re.search(r"^gts_token_store_degraded 1\.0$", metrics, re.M), metrics
+
+        redis_proc, _ = start_redis(tmp_path, port=port)
+        time.sleep(RETRY_INTERVAL + 0.5)  # every worker is due for its retry
+        for url in (a, b):
+            ready = requests.get(url + "/readyz", timeout=5)
+            assert ready.status_code == 200 and ready.json()["token_store"]["degraded"] is False
+
+        fresh = signed_in(a)
+        upstream.clear_log()
+        minted = get_token(a, fresh).json()["token"]
+        assert get_token(b, fresh).json()["token"] == minted
+        assert upstream.count(MINT) == 1
+    finally:
+        redis_proc.stop()
