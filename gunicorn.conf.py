@@ -21,7 +21,7 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms rid=%({x-request-id
 # Request lines and headers beyond these answer 400 before reaching the app.
 limit_request_line = 4094
 limit_request_field_size = 8190
-limit_request_fields = 100
+limit_request_fields = 50
 
 # gunicorn's runtime control socket defaults to one path per user, which two masters on one
 # host (blue/green, or the tests) would fight over; signals (HUP, TTIN, TERM) do the same job.

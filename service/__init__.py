@@ -19,7 +19,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     from service.ratelimit import init_rate_limit
     from service.redis_store import make_token_store
     from service.sealing import Sealer
-    from service.security import content_security_policy, init_security_headers
+    from service.security import content_security_policy, init_body_limit, init_security_headers
     from service.settings import load_settings
     from service.tokens import TokenBroker
     from service.workos import WorkOSClient
@@ -76,6 +76,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     ops.init_token_metrics(app)
     csp = content_security_policy(settings.graphql_origin, settings.workos_origin)
     init_security_headers(app, csp, hsts=settings.session_cookie_secure)
+    init_body_limit(app)
     register_error_handlers(app)
     auth.init_auth(app)
     for blueprint in (pages.bp, api.bp, ops.bp):

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from service.auth import organizations_of
 from service.errors import ApiError, upstream_error_for
+from service.openapi import openapi_document
 from service.tokens import TokenBrokerError
 from service.workos import WorkOSError
 
@@ -110,3 +111,9 @@ def switch_organization():
     session["organization"] = chosen
     session.pop("pending", None)
     return jsonify(organization_id=chosen["id"])
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document())

@@ -57,7 +57,11 @@ class User(UserMixin):
 def _load_user(user_id: str) -> User | None:
     data = session.get("user")
     if data and data.get("id") == user_id and session.get("session_id"):
-        return User(data)
+        # Flask re-signs a permanent session on every request, so the cookie's own age never
+        # ends a sign-in that stays in use; the sign-in time does (SESSION_LIFETIME_SECONDS).
+        lifetime = current_app.permanent_session_lifetime.total_seconds()
+        if time.time() - session.get("signed_in_at", 0) < lifetime:
+            return User(data)
     return None
 
 

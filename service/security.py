@@ -69,6 +69,19 @@ def content_security_policy(graphql_origin: str, workos_origin: str) -> str:
     )
 
 
+def init_body_limit(app: Flask) -> None:
+    """Refuse bodies beyond MAX_CONTENT_LENGTH with 413, chunked ones included."""
+
+    @app.before_request
+    def _refuse_long_chunked_bodies():
+        # A chunked body has no Content-Length, and werkzeug stops reading it at the limit
+        # without an error, so forms and JSON would be parsed from a cut body. Read it once
+        # (parsing reuses the cached bytes); one byte more raises 413 when it went on.
+        if request.content_length is None and request.method in ("POST", "PUT", "PATCH"):
+            request.get_data()
+            request.stream.read(1)
+
+
 def init_security_headers(app: Flask, csp: str, hsts: bool) -> None:
     """Add CSP and the other security headers to every response."""
 

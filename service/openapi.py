@@ -1,0 +1,316 @@
+"""The OpenAPI 3.1 description of the JSON API (design.md §3), served at /api/openapi.json.
+
+Held as code rather than a JSON file so that every error answer is built by one helper from
+the same shape ({error, message, request_id}) with the codes of its status as an enum.
+tests/integration/test_openapi.py keeps it true against live answers and fuzzes the routes.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+ERROR_SCHEMA = "#/components/schemas/Error"
+REQUEST_ID = {
+    "description": "The caller's X-Request-ID when short and plain, otherwise a fresh id.",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+}
+RETRY_AFTER = {
+    "description": "Whole seconds to wait before asking again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+NO_STORE = {
+    "description": "Answers that carry user data are never cached.",
+    "required": True,
+    "schema": {"type": "string", "const": "no-store"},
+}
+SESSION = [{"session": []}]
+
+
+def _headers(**extra: dict) -> dict:
+    return {"X-Request-ID": REQUEST_ID, **{k.replace("_", "-"): v for k, v in extra.items()}}
+
+
+def _json(schema: dict, description: str, **headers: dict) -> dict:
+    return {
+        "description": description,
+        "headers": _headers(**headers),
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _error(description: str, *codes: str, retry_after: bool = False) -> dict:
+    """An error answer whose `error` is one of codes."""
+    schema = {"allOf": [{"$ref": ERROR_SCHEMA}, {"properties": {"error": {"enum": list(codes)}}}]}
+    extra = {"Retry_After": RETRY_AFTER} if retry_after else {}
+    return _json(schema, description, Cache_Control=NO_STORE, **extra)
+
+
+UNAUTHENTICATED = _error("No signed-in session (JSON routes never redirect).", "unauthenticated")
+UPSTREAM_BAD = _error(
+    "WorkOS rejected our credentials or answered with something unexpected.",
+    "upstream_error",
+    "upstream_misconfigured",
+)
+UPSTREAM_DOWN = _error(
+    "WorkOS is unavailable, slow or rate limiting us.", "upstream_unavailable", retry_after=True
+)
+
+
+def _session_operation(summary: str, ok: dict, errors: dict, **extra) -> dict:
+    """An operation that reads the session cookie and needs X-CSRF: 1."""
+    return {
+        "summary": summary,
+        "security": SESSION,
+        "parameters": [
+            {"$ref": "#/components/parameters/XCSRF"},
+            {"$ref": "#/components/parameters/XRequestID"},
+        ],
+        **extra,
+        "responses": {"200": ok, "401": UNAUTHENTICATED, **errors},
+    }
+
+
+def _plain(summary: str, ok: dict, **responses: dict) -> dict:
+    return {
+        "summary": summary,
+        "security": [],
+        "parameters": [{"$ref": "#/components/parameters/XRequestID"}],
+        "responses": {"200": ok, **responses},
+    }
+
+
+ORGANIZATION = {
+    "type": "object",
+    "required": ["id", "name"],
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message", "request_id"],
+        "properties": {
+            "error": {"type": "string", "description": "Stable machine-readable code."},
+            "message": {"type": "string", "description": "Human text; may change."},
+            "request_id": {"type": "string", "description": "Also sent as X-Request-ID."},
+        },
+        "additionalProperties": False,
+    },
+    "Token": {
+        "type": "object",
+        "required": ["token", "expires_at", "expires_in", "organization_id"],
+        "properties": {
+            "token": {"type": "string", "minLength": 1, "description": "WorkOS Client API token"},
+            "expires_at": {
+                "type": "string",
+                "format": "date-time",
+                "pattern": "Z$",
+                "description": "When the token expires, ISO 8601 UTC.",
+            },
+            "expires_in": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Whole seconds left on this host's clock.",
+            },
+            "organization_id": {"type": "string", "minLength": 1},
+        },
+        "additionalProperties": False,
+    },
+    "Organization": ORGANIZATION,
+    "Session": {
+        "type": "object",
+        "required": ["user", "organization", "organizations", "expires_in"],
+        "properties": {
+            "user": {
+                "type": "object",
+                "required": ["id", "email", "first_name", "last_name"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "email": {"type": "string"},
+                    "first_name": {"type": ["string", "null"]},
+                    "last_name": {"type": ["string", "null"]},
+                },
+                "additionalProperties": False,
+            },
+            "organization": {
+                "oneOf": [{"$ref": "#/components/schemas/Organization"}, {"type": "null"}]
+            },
+            "organizations": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Organization"},
+            },
+            "expires_in": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Seconds left of this sign-in.",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "OrganizationChoice": {
+        "type": "object",
+        "required": ["organization_id"],
+        "properties": {"organization_id": {"type": "string", "minLength": 1, "maxLength": 200}},
+    },
+    "Switched": {
+        "type": "object",
+        "required": ["organization_id"],
+        "properties": {"organization_id": {"type": "string", "minLength": 1}},
+        "additionalProperties": False,
+    },
+}
+
+
+@cache
+def openapi_document() -> dict:
+    """The OpenAPI 3.1 description of the JSON API, health, readiness and metrics."""
+    token = _session_operation(
+        "A Client API token for the signed-in user and their current organization",
+        _json(
+            {"$ref": "#/components/schemas/Token"},
+            "The token, served from the cache while more than the refresh margin is left.",
+            Cache_Control=NO_STORE,
+        ),
+        {
+            "403": _error(
+                "Missing X-CSRF, no organization picked, or no longer a member of it.",
+                "csrf_required",
+                "no_organization",
+                "not_a_member",
+            ),
+            "429": _error(
+                "Too many token requests from this user.", "rate_limited", retry_after=True
+            ),
+            "502": UPSTREAM_BAD,
+            "503": UPSTREAM_DOWN,
+        },
+    )
+    who = _session_operation(
+        "Who am I: the user, their organization and the ones they may switch to",
+        _json({"$ref": "#/components/schemas/Session"}, "The session.", Cache_Control=NO_STORE),
+        {"403": _error("Missing X-CSRF.", "csrf_required")},
+    )
+    switch = _session_operation(
+        "Act for another organization the user is an active member of",
+        _json({"$ref": "#/components/schemas/Switched"}, "Switched.", Cache_Control=NO_STORE),
+        {
+            "400": _error("The body is not JSON {organization_id}.", "invalid_request"),
+            "403": _error(
+                "Missing X-CSRF, or not an active member of that organization (asked of WorkOS).",
+                "csrf_required",
+                "not_a_member",
+            ),
+            "413": _error("The body is larger than 64 KiB.", "payload_too_large"),
+            "502": UPSTREAM_BAD,
+            "503": UPSTREAM_DOWN,
+        },
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/OrganizationChoice"}}
+            },
+        },
+    )
+    status = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string"}, "token_store": {"type": "object"}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "GraphQL token service",
+            "version": "1",
+            "description": (
+                "Signs users in with WorkOS AuthKit and hands the browser a WorkOS Client API "
+                "token for the Widgets GraphQL API. Every JSON error has the shape "
+                "{error, message, request_id}. Routes that use the session need the header "
+                "X-CSRF: 1: a custom header forces a CORS preflight, which is never granted."
+            ),
+        },
+        "paths": {
+            "/api/graphql-token": {"get": {"operationId": "getGraphqlToken", **token}},
+            "/api/session": {"get": {"operationId": "getSession", **who}},
+            "/api/organization": {"post": {"operationId": "switchOrganization", **switch}},
+            "/api/openapi.json": {
+                "get": {
+                    "operationId": "getOpenapi",
+                    **_plain("This description", _json({"type": "object"}, "OpenAPI 3.1")),
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    **_plain(
+                        "Liveness: touches nothing outside the process",
+                        _json(
+                            {
+                                "type": "object",
+                                "required": ["status"],
+                                "properties": {"status": {"const": "ok"}},
+                                "additionalProperties": False,
+                            },
+                            "Alive.",
+                        ),
+                    ),
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    **_plain(
+                        "Readiness: the process serves tokens. A degraded Redis store is reported"
+                        " in the body (token_store.degraded) without failing readiness, since"
+                        " tokens are then served from memory.",
+                        _json(status, "Ready."),
+                    ),
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    **_plain(
+                        "Prometheus text format, summed over gunicorn workers",
+                        {
+                            "description": "Prometheus exposition format 0.0.4.",
+                            "headers": _headers(),
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                    ),
+                }
+            },
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "parameters": {
+                "XCSRF": {
+                    "name": "X-CSRF",
+                    "in": "header",
+                    "required": True,
+                    "description": "Must be 1; without it a session route answers 403.",
+                    "schema": {"type": "string", "enum": ["1"]},
+                },
+                "XRequestID": {
+                    "name": "X-Request-ID",
+                    "in": "header",
+                    "required": False,
+                    "description": (
+                        "Kept and echoed when it matches ^[A-Za-z0-9._:-]{1,128}$; any other "
+                        "value is replaced by a fresh id."
+                    ),
+                    "schema": {"type": "string"},
+                },
+            },
+            "securitySchemes": {
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "The signed Flask session cookie set by GET /callback.",
+                }
+            },
+        },
+    }

@@ -1,0 +1,120 @@
+"""Hostile requests that only a real server sees: oversized request lines and headers (refused
+by gunicorn itself, gunicorn.conf.py limit_request_*) and chunked bodies (gunicorn decodes
+them; the app never sees a Content-Length). The rest of the attack list is in
+tests/integration/test_hostile.py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.emulator_control import ALICE
+from tests.support import sign_in_over_http, start_service
+
+LIMIT_LINE, LIMIT_FIELD, LIMIT_FIELDS = 4094, 8190, 100  # gunicorn.conf.py
+MAX_BODY = 64 * 1024  # MAX_CONTENT_LENGTH
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, emulator_proc):
+    proc, url = start_service(tmp_path_factory.mktemp("service"), emulator_proc[1])
+    yield proc, url
+    proc.stop()
+
+
+@pytest.fixture
+def url(service, upstream) -> str:
+    return service[1]
+
+
+def send_raw(url: str, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """Send bytes as they are; returns the status and the whole answer."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head + b"\r\n" + body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line = answer.split(b"\r\n", 1)[0]
+    return int(status_line.split()[1]), answer
+
+
+def request_head(path: str = "/healthz", method: str = "GET", *headers: str) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", *headers]
+    return "".join(line + "\r\n" for line in lines).encode()
+
+
+@pytest.mark.parametrize(
+    "head, expected",
+    [
+        (request_head("/healthz", "GET", "X-Padding: " + "a" * (LIMIT_FIELD + 1)), 431),
+        (request_head("/", "GET", "Cookie: session=" + "a" * (LIMIT_FIELD + 1)), 431),
+        (request_head("/healthz", "GET", *(f"X-H{i}: 1" for i in range(LIMIT_FIELDS + 1))), 431),
+        (request_head("/healthz?" + "a" * (LIMIT_LINE + 1)), 414),
+        (request_head("/login?next=/" + "a" * (LIMIT_LINE + 1)), 414),
+    ],
+    ids=["one huge header", "huge cookie", "too many headers", "long query", "long next"],
+)
+def test_oversized_request_heads_are_refused_by_gunicorn(service, url, head, expected):
+    status, answer = send_raw(url, head)
+    assert status in (400, expected), answer[:200]
+    assert b"X-Request-ID" not in answer  # gunicorn answered; the app never ran
+    # The worker that refused it is still serving.
+    assert requests.get(url + "/healthz", timeout=5).status_code == 200
+
+
+def test_oversized_heads_leave_no_server_error_behind(service, url):
+    for _ in range(3):
+        send_raw(url, request_head("/healthz", "GET", "X-Padding: " + "a" * 20_000))
+    assert requests.get(url + "/healthz", timeout=5).status_code == 200
+    log = service[0].output()
+    assert '" 500 ' not in log and "Traceback" not in log
+
+
+def _chunked(body: bytes, size: int = 8192) -> bytes:
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+def _alice_cookie(url: str) -> str:
+    http = sign_in_over_http(url, ALICE)
+    return "; ".join(f"{k}={v}" for k, v in http.cookies.get_dict().items())
+
+
+def _switch_head(cookie: str, *extra: str) -> bytes:
+    return request_head(
+        "/api/organization",
+        "POST",
+        "X-CSRF: 1",
+        "Content-Type: application/json",
+        f"Cookie: {cookie}",
+        *extra,
+    )
+
+
+def test_oversized_chunked_body_is_413(service, url):
+    """Regression: the first 64 KiB were valid JSON, the rest was cut off and the switch
+    answered 200."""
+    body = json.dumps({"organization_id": "org_acme"}).encode() + b" " * MAX_BODY
+    head = _switch_head(_alice_cookie(url), "Transfer-Encoding: chunked")
+    status, answer = send_raw(url, head, _chunked(body))
+    assert status == 413, answer[:300]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "payload_too_large"
+
+
+def test_chunked_body_within_the_limit_is_read_whole(service, url):
+    body = json.dumps({"organization_id": "org_acme"}).encode() + b" " * (MAX_BODY - 100)
+    head = _switch_head(_alice_cookie(url), "Transfer-Encoding: chunked")
+    status, answer = send_raw(url, head, _chunked(body))
+    assert status == 200, answer[:300]
+
+
+def test_content_length_beyond_the_limit_is_413_before_reading(service, url):
+    head = _switch_head(_alice_cookie(url), f"Content-Length: {10 * 1024 * 1024}")
+    status, answer = send_raw(url, head, b'{"organization_id": "org_acme"}')
+    assert status == 413, answer[:300]
