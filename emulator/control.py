@@ -147,6 +147,14 @@ def remove_membership():
     return "", 204
 
 
+@bp.get("/tokens")
+def list_tokens():
+    """`{"tokens": [...]}`: every token answered so far, oldest first (reset keeps them)."""
+    state = get_state()
+    with state.lock:
+        return jsonify(tokens=list(state.issued))
+
+
 @bp.post("/reset")
 def reset():
     """Back to the start: seed, settings, latency, hooks, log, codes and sessions."""

@@ -15,6 +15,8 @@ from emulator.api import get_state
 from emulator.state import iso
 
 SECRET_FIELDS = {"client_secret"}
+# Answer fields that hand out a token; each value is kept in state.issued.
+ISSUED_FIELDS = ("token", "access_token", "refresh_token", "pending_authentication_token")
 RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # werkzeug's <conv:name> -> {name}
 
 
@@ -47,6 +49,7 @@ def _before():
     if hook is None:
         return None
     if hook.drop:
+        request.get_data()  # read (and cache) the body first: the request log shows it
         _drop_connection()
         return "", 499  # never reaches the client; marks the drop in the access log
     if hook.status is not None:
@@ -73,9 +76,12 @@ def _after(response):
         "headers": _headers(),
         "hook": hook.id if hook is not None else None,
     }
+    answer = response.get_json(silent=True) if response.is_json else None
+    issued = [answer.get(k) for k in ISSUED_FIELDS] if isinstance(answer, dict) else []
     with state.lock:
         entry["at"] = iso(state.clock())
         state.log.add(entry)
+        state.issued.extend(t for t in issued if isinstance(t, str) and t)
     return response
 
 

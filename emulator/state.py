@@ -164,6 +164,9 @@ class EmulatorState:
     def __init__(self, seed: dict, settings: Settings, signing_key: SigningKey):
         self.lock = threading.RLock()
         self.signing_key = signing_key
+        # Every token answered to a caller, kept across resets: test suites read it (via
+        # GET /_emulate/tokens) to check that no log or error response ever carries one.
+        self.issued: deque[str] = deque(maxlen=LOG_LIMIT)
         self._seed = seed
         self._initial_settings = settings
         self.reset()

@@ -2,14 +2,169 @@
 
 from __future__ import annotations
 
+import bisect
+import logging
+import os
+import re
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
+from tests import support
 from tests.emulator_control import API_KEY, CLIENT_ID, EmulatorControl
 from tests.support import ThreadedServer
 
 SECRET = "test-secret-key-0123456789abcdef0123456789"
+
+# -- secrets check: no log of the run holds the API key or a token ---------------------------
+
+# header.payload.signature with JSON header and payload: what every token of the emulator is.
+JWT_SHAPE = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
+# Lines allowed to name a secret: `make run`'s banner (emulator/dev.py) tells the developer
+# the local emulator's well-known key. The service's own output has no exception.
+ALLOWED_LINES = (re.compile(r"^\s*Emulator: \S+\s+\(local WorkOS; API key sk_test_default\)$"),)
+
+
+class ServiceLogRecords:
+    """Every log record of the `service` loggers made in this process, kept as text.
+
+    The service's own handler is replaced by each create_app(), so records are caught where
+    they are made (the record factory) and turned into text after each test: as the service's
+    formatter writes them, and raw (before its redaction, which must not be the only guard).
+    """
+
+    def __init__(self) -> None:
+        self.texts: list[tuple[str, str, str]] = []  # (where, how, text)
+        self._pending: list[tuple[logging.LogRecord, str]] = []
+        self._previous = logging.getLogRecordFactory()
+
+    def install(self) -> None:
+        logging.setLogRecordFactory(self._make)
+
+    def uninstall(self) -> None:
+        logging.setLogRecordFactory(self._previous)
+
+    def _make(self, *args, **kwargs) -> logging.LogRecord:
+        record = self._previous(*args, **kwargs)
+        if record.name == "service" or record.name.startswith("service."):
+            test = os.environ.get("PYTEST_CURRENT_TEST", "(outside a test)").rsplit(" ", 1)[0]
+            self._pending.append((record, test))
+        return record
+
+    def flush(self) -> None:
+        """Turn the records caught so far into text (and let go of their tracebacks)."""
+        from service.ops import JsonFormatter
+
+        written, raw = JsonFormatter(), logging.Formatter("%(message)s")
+        pending, self._pending = self._pending, []
+        for record, test in pending:
+            where = f"{record.pathname}:{record.lineno} ({record.name}, during {test})"
+            try:
+                extras = {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+                self.texts.append((where, "as the service writes it", written.format(record)))
+                self.texts.append((where, "before redaction", raw.format(record) + repr(extras)))
+            except Exception as exc:  # a record that cannot be formatted is reported, not lost
+                self.texts.append((where, "unformattable", f"{type(exc).__name__}"))
+
+
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def _known_secrets() -> dict[str, str]:
+    """Each secret string of the run, with the words that name it in a report."""
+    found = {API_KEY: "the WorkOS API key"}
+    tokens = set(support.SECRETS)
+    for app in support.EMULATOR_APPS:
+        state = app.extensions["emulator"]
+        tokens.update(getattr(state, "issued", ()))
+    for token in tokens:
+        if isinstance(token, str) and len(token) >= 8:
+            found.setdefault(token, "a token the emulator issued or a test minted")
+    return found
+
+
+def _findings(text: str, secrets: dict[str, str]) -> list[tuple[int, str]]:
+    """(offset, what) for every secret in text; the secret itself is never named."""
+    found = []
+    for secret, what in secrets.items():
+        start = text.find(secret)
+        while start != -1:
+            found.append((start, what))
+            start = text.find(secret, start + len(secret))
+    found += [(match.start(), "a JWT-shaped string") for match in JWT_SHAPE.finditer(text)]
+    return found
+
+
+SECRETS_CHECKED: dict[str, int] = {}  # what the last check covered, for the summary line
+
+
+def secrets_report(records: ServiceLogRecords) -> list[str]:
+    """One line per place where a secret was written: file and line, or log record."""
+    records.flush()
+    # One text to search: every log file, then one line per log record; `sources` maps an
+    # offset in it back to a file and line, or to the record.
+    parts: list[str] = []
+    sources: list[tuple[int, str, bool]] = []  # (start offset, name, is a file)
+    offset = 0
+    files = [path for path in support.LOG_PATHS if Path(path).exists()]
+    for path in files:
+        text = Path(path).read_text(errors="replace") + "\n"
+        sources.append((offset, str(path), True))
+        parts.append(text)
+        offset += len(text)
+    for where, how, text in records.texts:
+        line = text.replace("\n", " ") + "\n"
+        sources.append((offset, f"{where}: in a log record ({how})", False))
+        parts.append(line)
+        offset += len(line)
+    corpus = "".join(parts)
+    secrets = _known_secrets()
+    SECRETS_CHECKED.update(files=len(files), records=len(records.texts) // 2, secrets=len(secrets))
+    starts = [start for start, _, _ in sources]
+    problems = set()
+    for position, what in _findings(corpus, secrets):
+        line_start = corpus.rfind("\n", 0, position) + 1
+        text = corpus[line_start : corpus.find("\n", position)]
+        if any(allowed.match(text) for allowed in ALLOWED_LINES):
+            continue
+        start, name, is_file = sources[bisect.bisect_right(starts, position) - 1]
+        if is_file:
+            line = corpus.count("\n", start, position) + 1
+            problems.add(f"{name}:{line}: {what}")
+        else:
+            problems.add(f"{name}: {what}")
+    return sorted(problems)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secrets_check():
+    """Fail the run when a log it captured holds the API key or a token (design.md §6)."""
+    records = ServiceLogRecords()
+    records.install()
+    yield records
+    records.uninstall()
+    problems = secrets_report(records)
+    if problems:
+        shown = "\n  ".join(problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        pytest.fail(f"secrets found in the run's logs:\n  {shown}{more}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line saying what the secrets check covered."""
+    if SECRETS_CHECKED:
+        terminalreporter.write_line(
+            "secrets check: {files} log files, {records} service log records, "
+            "{secrets} known secrets".format(**SECRETS_CHECKED)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _service_log_records(secrets_check):
+    """After each test, keep its service log records as text only."""
+    yield
+    secrets_check.flush()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,30 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
+# Read by tests/conftest.py's secrets check at the end of the run: every log file a Process
+# wrote, every emulator app served in a thread, and secret strings tests learned of.
+LOG_PATHS: list[Path] = []
+EMULATOR_APPS: list = []
+SECRETS: set[str] = set()
+
+
+def note_secret(value: str) -> None:
+    """Remember a token string that must never appear in a log (the run fails if it does)."""
+    if isinstance(value, str) and value:
+        SECRETS.add(value)
+
+
+def emulator_tokens(url: str) -> list[str]:
+    """Every token a running emulator issued (GET /_emulate/tokens); [] if it cannot say."""
+    try:
+        response = requests.get(url + "/_emulate/tokens", timeout=5)
+    except requests.RequestException:
+        return []
+    if response.status_code != 200:
+        return []
+    tokens = response.json().get("tokens", [])
+    return [t for t in tokens if isinstance(t, str)]
+
 
 def free_port() -> int:
     """Ask the kernel for a free loopback port."""
@@ -31,6 +55,9 @@ class ThreadedServer:
     """A WSGI app served by werkzeug on 127.0.0.1 in a background thread."""
 
     def __init__(self, app, port: int = 0):
+        self.app = app
+        if "emulator" in getattr(app, "extensions", {}):
+            EMULATOR_APPS.append(app)
         self._server = make_server("127.0.0.1", port, app, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
@@ -74,6 +101,8 @@ class Process:
     def start(self, cwd: Path = ROOT) -> Process:
         env = {**os.environ, **self.env}
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        if self.log_path and Path(self.log_path) not in LOG_PATHS:
+            LOG_PATHS.append(Path(self.log_path))
         self.popen = subprocess.Popen(
             self.argv,
             cwd=cwd,
@@ -113,12 +142,25 @@ class Process:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
+@dataclass
+class EmulatorProcess(Process):
+    """An emulator process that hands its issued tokens to the secrets check when stopped."""
+
+    url: str = ""
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        if self.url and self.popen is not None and self.popen.poll() is None:
+            SECRETS.update(emulator_tokens(self.url))
+        return super().stop(timeout)
+
+
 def start_emulator(tmp: Path, *args: str, port: int | None = None) -> tuple[Process, str]:
     """Start `python -m emulator` on a free port; returns the process and its base URL."""
     port = port or free_port()
-    proc = Process(
+    proc = EmulatorProcess(
         [PYTHON, "-m", "emulator", "--host", "127.0.0.1", "--port", str(port), *args],
         log_path=tmp / f"emulator-{port}.log",
+        url=f"http://127.0.0.1:{port}",
     ).start()
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/health", proc=proc.popen)
