@@ -22,5 +22,6 @@ def index():
         organization=session.get("organization"),
         organizations=session.get("organizations", []),
         graphql_url=settings.workos_graphql_url,
+        token_margin_seconds=settings.token_refresh_margin_seconds,
         csrf_token=csrf_token(),
     )

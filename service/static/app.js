@@ -3,7 +3,8 @@
  * and a GraphQL query run through the token client every few seconds.
  *
  * Reads from the DOM (the template owns these); starts only when body[data-graphql-url] exists:
- *   body[data-graphql-url], body[data-organization-id], body[data-query-interval-ms] (optional)
+ *   body[data-graphql-url], body[data-organization-id], body[data-query-interval-ms] (optional),
+ *   body[data-token-margin-seconds] (optional: the service's TOKEN_REFRESH_MARGIN_SECONDS)
  *   [data-testid=user-email], [data-testid=organization-name],
  *   form#organization-form > select[data-testid=organization-switcher],
  *   [data-testid=token-expires-in], [data-testid=graphql-result],
@@ -49,6 +50,19 @@ export function describeFailure(err) {
   return `${err?.message ?? String(err)}${known.length ? ` (${known.join(', ')})` : ''}`;
 }
 
+/**
+ * Token client options for the service's refresh margin (body[data-token-margin-seconds]).
+ * The service hands out the same token until its margin is left, so refreshing ahead of that
+ * only costs a request; and its expires_in is rounded down (the token may be up to a second
+ * older than it says), so ask once a second less than the margin is left: by then the service
+ * has a new token, and each token costs one fetch. No (valid) margin: the client's defaults.
+ */
+export function marginOptions(value) {
+  const margin = value == null || String(value).trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isFinite(margin) || margin < 0) return {};
+  return { marginSeconds: Math.max(0, margin - 1), refreshAheadSeconds: 0 };
+}
+
 /** Whole seconds left until `deadline` on the monotonic clock, never negative. */
 export function secondsLeft(deadline, now) {
   return Math.max(0, Math.ceil((deadline - now) / 1000));
@@ -83,6 +97,7 @@ function main() {
   const client = createTokenClient({
     graphqlUrl: body.dataset.graphqlUrl,
     organizationId: state.organizationId,
+    ...marginOptions(body.dataset.tokenMarginSeconds),
   });
 
   function say(text, tone = 'info') {
