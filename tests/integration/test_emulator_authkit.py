@@ -5,15 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 import requests
-
-from emulator.app import create_app
-from tests.support import ThreadedServer
 
 KEY = "sk_test_default"
 API = {"Authorization": f"Bearer {KEY}"}
@@ -32,41 +28,6 @@ USER_KEYS = {
     "created_at",
     "updated_at",
 }
-
-
-class Clock:
-    """A settable stand-in for time.time."""
-
-    def __init__(self):
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def served():
-    app = create_app()
-    server = ThreadedServer(app).start()
-    yield app.extensions["emulator"], server.url
-    server.stop()
-
-
-@pytest.fixture
-def state(served):
-    served[0].reset()
-    return served[0]
-
-
-@pytest.fixture
-def url(served, state):
-    return served[1]
-
-
-@pytest.fixture
-def clock(state):
-    state.clock = Clock()
-    return state.clock
 
 
 def pkce() -> tuple[str, str]:

@@ -10,42 +10,12 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator import sessions
-from emulator.app import create_app
-from tests.support import ThreadedServer
+from tests.integration.conftest import APP_ORIGIN, Clock
 
 KEY = "sk_test_default"
 API = {"Authorization": f"Bearer {KEY}"}
-APP_ORIGIN = "http://app.test"
+
 ME = "{ me { id email firstName lastName } }"
-
-
-class Clock:
-    """A settable stand-in for time.time."""
-
-    def __init__(self):
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(scope="module")
-def served():
-    app = create_app(allowed_origins=[APP_ORIGIN])
-    server = ThreadedServer(app).start()
-    yield app.extensions["emulator"], server.url
-    server.stop()
-
-
-@pytest.fixture
-def state(served):
-    served[0].reset()
-    return served[0]
-
-
-@pytest.fixture
-def url(served, state):
-    return served[1]
 
 
 def mint(

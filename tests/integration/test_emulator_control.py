@@ -7,31 +7,11 @@ import time
 import pytest
 import requests
 
-from emulator.app import create_app
-from tests.support import ThreadedServer
+from tests.integration.conftest import APP_ORIGIN
 
 KEY = "sk_test_default"
 API = {"Authorization": f"Bearer {KEY}"}
 ALICE = {"organization_id": "org_acme", "user_id": "user_alice"}
-
-
-@pytest.fixture(scope="module")
-def served():
-    app = create_app()
-    server = ThreadedServer(app).start()
-    yield app.extensions["emulator"], server.url
-    server.stop()
-
-
-@pytest.fixture
-def state(served):
-    served[0].reset()
-    return served[0]
-
-
-@pytest.fixture
-def url(served, state):
-    return served[1]
 
 
 def mint(url: str, body: dict = ALICE) -> requests.Response:
@@ -196,7 +176,7 @@ def test_config_get_and_put(url):
         "client_id": "client_emulator",
         "client_token_ttl": 300,
         "latency_ms": 0,
-        "allowed_origins": [],
+        "allowed_origins": [APP_ORIGIN],
     }
     changed = requests.put(
         f"{url}/_emulate/config",
