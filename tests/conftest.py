@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 import pytest
 
 from tests import support
-from tests.emulator_control import API_KEY, CLIENT_ID, EmulatorControl
-from tests.support import ThreadedServer
+from tests.emulator_control import API_KEY, EmulatorControl
+from tests.support import ThreadedServer, service_env
 
 SECRET = "test-secret-key-0123456789abcdef0123456789"
 
@@ -185,20 +185,10 @@ def emulator(emulator_server) -> EmulatorControl:
     return control
 
 
-def service_env(emulator_url: str, **extra) -> dict[str, str]:
-    """Settings that point the service at an emulator."""
-    env = {
-        "WORKOS_API_KEY": API_KEY,
-        "WORKOS_CLIENT_ID": CLIENT_ID,
-        "WORKOS_BASE_URL": emulator_url,
-        "SECRET_KEY": SECRET,
-        "SESSION_COOKIE_SECURE": "false",
-        "APP_BASE_URL": "http://localhost",
-        "WORKOS_TIMEOUT_SECONDS": "1",
-        "REDIS_URL": "",
-    }
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+def app_env(emulator_url: str, **extra) -> dict[str, str]:
+    """Settings for an in-process app (Flask test client) pointed at an emulator."""
+    settings = {"APP_BASE_URL": "http://localhost", "WORKOS_TIMEOUT_SECONDS": 1, "REDIS_URL": ""}
+    return service_env(emulator_url, 80, **{"SECRET_KEY": SECRET, **settings, **extra})
 
 
 @pytest.fixture
@@ -207,7 +197,7 @@ def make_app(emulator):
     from service import create_app
 
     def build(**extra):
-        app = create_app(service_env(emulator.url, **extra))
+        app = create_app(app_env(emulator.url, **extra))
         app.config["TESTING"] = True
         return app
 

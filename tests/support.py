@@ -44,6 +44,19 @@ def emulator_tokens(url: str) -> list[str]:
     return [t for t in tokens if isinstance(t, str)]
 
 
+class FakeClock:
+    """Wall time that only moves when told to (injected as a `clock`)."""
+
+    def __init__(self, now: float | None = None):
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def free_port() -> int:
     """Ask the kernel for a free loopback port."""
     with socket.socket() as s:

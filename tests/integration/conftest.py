@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from emulator.app import create_app
+from tests.support import FakeClock as Clock
 from tests.support import ThreadedServer
 
 # The origin the conformance tests call /client/graphql from.
 APP_ORIGIN = "http://app.test"
-
-
-class Clock:
-    """A settable stand-in for time.time."""
-
-    def __init__(self):
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")

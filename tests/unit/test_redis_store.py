@@ -13,26 +13,13 @@ import redis
 
 from service.redis_store import RedisTokenStore, make_token_store
 from service.tokens import CachedToken, MemoryTokenStore, TokenBroker
-from tests.support import require_tool, start_redis
+from tests.support import FakeClock, require_tool, start_redis
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"
 T0 = 1_700_000_000.0
 SESSION, USER, ORG, OTHER_ORG = "sess-4f2a9c", "user_01HALICE", "org_01HACME", "org_01HGLOBEX"
 KEY = (SESSION, USER, ORG)
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyXzAxSEFMSUNFIn0.c2lnbmF0dXJlLXNlY3JldA"
-
-
-class FakeClock:
-    """Time that only moves when told to."""
-
-    def __init__(self, now: float = T0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def entry(token: str = TOKEN, serve_for: float = 240.0, now: float = T0) -> CachedToken:
@@ -63,7 +50,7 @@ def stores():
     made: list[RedisTokenStore] = []
 
     def build(url: str, **options) -> RedisTokenStore:
-        options.setdefault("clock", FakeClock())
+        options.setdefault("clock", FakeClock(T0))
         store = RedisTokenStore(url, options.pop("secret_key", SECRET), **options)
         made.append(store)
         return store
@@ -139,7 +126,7 @@ def test_an_entry_past_serve_until_is_not_stored(raw, redis_server, stores):
 
 
 def test_get_rereads_expiry_against_its_own_clock(redis_server, stores):
-    clock = FakeClock()
+    clock = FakeClock(T0)
     writer, reader = stores(redis_server), stores(redis_server, clock=clock, local_ttl=0)
     writer.put(KEY, entry(serve_for=100))
     assert reader.get(KEY) == entry(serve_for=100)
@@ -209,7 +196,7 @@ def test_two_instances_share_entries_and_evictions(redis_server, stores):
 
 
 def test_the_local_copy_bounds_how_late_another_instances_eviction_applies(redis_server, stores):
-    clock = FakeClock()
+    clock = FakeClock(T0)
     a, b = stores(redis_server, clock=clock, local_ttl=1.0), stores(redis_server)
     a.put(KEY, entry())
     b.evict_session(SESSION)
@@ -219,7 +206,7 @@ def test_the_local_copy_bounds_how_late_another_instances_eviction_applies(redis
 
 
 def test_the_local_copy_never_outlives_the_shared_entry(redis_server, stores):
-    clock = FakeClock()
+    clock = FakeClock(T0)
     store = stores(redis_server, clock=clock, local_ttl=5.0)
     store.put(KEY, entry(serve_for=2.0))
     assert store.get(KEY) is not None

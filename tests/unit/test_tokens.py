@@ -24,23 +24,11 @@ from service.tokens import (
     refresh_margin,
     token_lifetime,
 )
+from tests.support import FakeClock
 
 SIGNING_KEY = "unit-test-signing-key-0123456789abcdef"  # 32+ bytes: PyJWT warns below that
 T0 = 1_700_000_000.0
 SYNC = 10  # seconds a thread may take to reach a synchronisation point before the test fails
-
-
-class FakeClock:
-    """Wall time that only moves when told to."""
-
-    def __init__(self, now: float = T0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class UpstreamError(Exception):
@@ -94,7 +82,7 @@ class Minter:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture
