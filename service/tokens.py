@@ -34,6 +34,7 @@ An observer that raises is logged and ignored.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import math
@@ -66,7 +67,7 @@ class IssuedToken:
     token: str = field(repr=False)
     expires_at: float
     organization_id: str
-    cached: bool
+    cached: bool  # True unless this very call minted it (metrics: hit or miss)
 
     def expires_in(self, now: float) -> int:
         """Whole seconds left at `now` (rounded down, never negative)."""
@@ -376,7 +377,8 @@ class TokenBroker:
                 )
                 raise self._failed(error, "timeout")
             if flight.result is not None:
-                return flight.result
+                # Served without a WorkOS call of its own: a hit, as far as this caller goes.
+                return dataclasses.replace(flight.result, cached=True)
             if flight.error is not None:
                 with self._lock:
                     left = self._left(self._cooling.get(key))

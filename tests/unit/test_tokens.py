@@ -437,6 +437,8 @@ def test_concurrent_misses_make_one_mint(clock: FakeClock):
     assert len(minter.calls) == 1
     assert len({outcome.token for outcome in outcomes}) == 1
     assert sorted(events) == ["miss"] + ["wait"] * 49
+    # Only the minting call reports a miss; waiters were served without a WorkOS call.
+    assert sorted(outcome.cached for outcome in outcomes) == [False] + [True] * 49
     assert broker.get("s1", "u1", "org_a").cached is True
 
 
