@@ -10,7 +10,7 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, session
 from flask_login import current_user
 
-from service.auth import organizations_of
+from service.auth import switch_organization_to
 from service.errors import ApiError, upstream_error_for
 from service.openapi import openapi_document
 from service.tokens import TokenBrokerError
@@ -97,19 +97,7 @@ def switch_organization():
     organization_id = body.get("organization_id") if isinstance(body, dict) else None
     if not isinstance(organization_id, str) or not 0 < len(organization_id) <= 200:
         raise ApiError(400, "invalid_request", 'Send JSON {"organization_id": "org_..."}.')
-    try:
-        organizations = organizations_of(current_app.extensions["workos"], current_user.id)
-    except WorkOSError as exc:
-        raise upstream_error_for(exc) from None
-    chosen = next((o for o in organizations if o["id"] == organization_id), None)
-    session["organizations"] = organizations
-    if chosen is None:
-        raise ApiError(403, "not_a_member", "You are not an active member of that organization.")
-    previous = session.get("organization")
-    if previous and previous["id"] != chosen["id"]:
-        current_app.extensions["tokens"].evict(session["session_id"], previous["id"])
-    session["organization"] = chosen
-    session.pop("pending", None)
+    chosen = switch_organization_to(organization_id)
     return jsonify(organization_id=chosen["id"])
 
 

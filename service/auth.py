@@ -293,6 +293,24 @@ def organizations_of(client: WorkOSClient, user_id: str) -> list[dict]:
     return organizations
 
 
+def switch_organization_to(organization_id: str) -> dict:
+    """Make the signed-in user act for organization_id, after WorkOS confirms the membership."""
+    try:
+        organizations = organizations_of(_workos(), session["user"]["id"])
+    except WorkOSError as exc:
+        raise upstream_error_for(exc) from None
+    chosen = next((o for o in organizations if o["id"] == organization_id), None)
+    session["organizations"] = organizations
+    if chosen is None:
+        raise ApiError(403, "not_a_member", "You are not an active member of that organization.")
+    previous = session.get("organization")
+    if previous and previous["id"] != chosen["id"]:
+        current_app.extensions["tokens"].evict(session["session_id"], previous["id"])
+    session["organization"] = chosen
+    session.pop("pending", None)
+    return chosen
+
+
 def _claim(token: str | None, name: str) -> str | None:
     # The access token came straight from WorkOS over TLS in answer to our own authenticated
     # call, so it is read without verifying; it is never stored, only its session id.

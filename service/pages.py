@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, session
-from flask_login import current_user
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
 
-from service.security import csrf_token
+from service.auth import switch_organization_to
+from service.errors import ApiError
+from service.security import csrf_ok, csrf_token
 
 bp = Blueprint("pages", __name__)
 
@@ -25,3 +27,16 @@ def index():
         token_margin_seconds=settings.token_refresh_margin_seconds,
         csrf_token=csrf_token(),
     )
+
+
+@bp.post("/organization")
+@login_required
+def switch_organization():
+    """The organization switcher without JavaScript: a form post, then back to the page."""
+    if not csrf_ok(allow_header=False):
+        raise ApiError(403, "csrf_required", "The form expired. Please reload the page.")
+    organization_id = request.form.get("organization_id", "")
+    if not 0 < len(organization_id) <= 200:
+        raise ApiError(400, "invalid_request", "Choose an organization.")
+    switch_organization_to(organization_id)
+    return redirect(url_for("pages.index"), 303)

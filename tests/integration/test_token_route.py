@@ -154,3 +154,25 @@ def test_unknown_route_and_method_are_json_on_api(client):
     assert client.get("/api/nope").json["error"] == "not_found"
     response = client.post("/api/graphql-token")
     assert response.status_code == 405 and response.json["error"] == "method_not_allowed"
+
+
+def test_organization_switch_without_javascript(browser, emulator):
+    """The switcher is a real form too: POST /organization with the form's CSRF token."""
+    browser.sign_in(BOB)
+    browser.client.get("/login/organization")
+    with browser.client.session_transaction() as s:
+        csrf = s["csrf_token"]
+    browser.client.post("/login/organization", data={"organization_id": GLOBEX, "csrf_token": csrf})
+    page = browser.client.get("/")
+    assert b'action="/organization"' in page.data
+    csrf = browser.csrf()  # sign-in made a fresh session, with a fresh token
+    assert browser.client.post("/organization", data={"organization_id": ACME}).status_code == 403
+    foreign = browser.client.post(
+        "/organization", data={"organization_id": "org_other", "csrf_token": csrf}
+    )
+    assert foreign.status_code == 403 and b"not_a_member" in foreign.data
+    switched = browser.client.post(
+        "/organization", data={"organization_id": ACME, "csrf_token": csrf}
+    )
+    assert switched.status_code == 303 and switched.headers["Location"] == "/"
+    assert browser.token().json["organization_id"] == ACME
