@@ -16,7 +16,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     from service import api, auth, ops, pages
     from service.errors import register_error_handlers
     from service.metrics import Metrics
-    from service.ratelimit import init_rate_limit
+    from service.ratelimit import RateLimit
     from service.redis_store import make_token_store
     from service.sealing import Sealer
     from service.security import content_security_policy, init_body_limit, init_security_headers
@@ -38,6 +38,9 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_seconds),
+        # The cookie is written when the session changes, not re-signed on every answer: the
+        # sign-in's age is checked from signed_in_at (auth._load_user), not the cookie's.
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
     )
@@ -69,6 +72,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         workos=client,
         tokens=broker,
         metrics=metrics,
+        rate_limit=RateLimit(settings.token_rate_limit, settings.redis_url),
         sealer=Sealer(settings.secret_key, "pending-authentication"),
     )
 
@@ -81,5 +85,4 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     auth.init_auth(app)
     for blueprint in (pages.bp, api.bp, ops.bp):
         app.register_blueprint(blueprint)
-    init_rate_limit(app, settings.token_rate_limit, settings.redis_url, api.graphql_token)
     return app

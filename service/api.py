@@ -42,6 +42,8 @@ def session_route(view):
 @session_route
 def graphql_token():
     """A Client API token for the signed-in user and their current organization."""
+    # Per user across all their sessions, counted before any cache or WorkOS work.
+    current_app.extensions["rate_limit"].check(f"user:{current_user.id}")
     organization = session.get("organization")
     if not organization:
         raise ApiError(403, "no_organization", "You are not acting for any organization.")

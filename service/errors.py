@@ -124,8 +124,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        if exc.response is not None:  # an extension (the rate limiter) made the answer
-            return exc.response
         status = exc.code or 500
         code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
         return error_response(status, code, exc.description or exc.name)

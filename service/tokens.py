@@ -60,7 +60,7 @@ SHORT_TOKEN_LIFETIME = 300.0
 _MAX_PARSED_TOKEN = 16384
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IssuedToken:
     """A token handed to a caller, with its expiry on this host's clock."""
 
@@ -74,7 +74,7 @@ class IssuedToken:
         return max(0, math.floor(self.expires_at - now))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CachedToken:
     """A stored entry: the token, its expiry and the time after which it is not served."""
 

@@ -363,6 +363,11 @@ class WorkOSClient:
             # sockets (no shutdown, no TLS close_notify), the parent's pool is untouched.
             session.close()
         session = requests.Session()
+        # The environment (proxies, CA bundle) is read once per session here rather than by
+        # requests on every call, which scans os.environ each time (~0.1 ms a request).
+        settings = session.merge_environment_settings(self.base_url, {}, None, None, None)
+        session.trust_env = False
+        session.proxies, session.verify = settings["proxies"], settings["verify"]
         # One thread sends one request at a time to one host, so a tiny pool suffices;
         # max_retries=0 because the loop in _request decides what is retried.
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=2, max_retries=0)

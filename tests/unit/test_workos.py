@@ -974,3 +974,15 @@ def test_a_pooled_connection_closed_while_idle_is_replaced_not_failed(raw_server
     finally:
         c.close()
     assert server.accepted == 2
+
+
+def test_proxy_and_ca_bundle_come_from_the_environment_once(client, monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    session = client._session()
+    assert session.trust_env is False  # requests no longer re-reads os.environ per call
+    assert session.proxies[BASE.split(":")[0]] == "http://proxy.internal:3128"
+    assert session.verify == str(bundle)

@@ -1,0 +1,15 @@
+"""Benchmarks for the token service (design.md §9): `python -m bench [part ...]`.
+
+Parts, run in this order by default; each starts its own processes (emulator, gunicorn,
+redis-server) on free loopback ports and stops them by pid:
+
+    throughput  cache-hit rps of GET /api/graphql-token against GET /healthz (wrk)
+    burst       WorkOS mints per (session, organization) under a cold concurrent burst
+    latency     what a cache miss adds over the emulator's configured latency
+    memory      bytes per cached token, in process and in Redis
+    soak        60 s of load while tokens expire: errors and mints against the expected count
+    hotpath     (only when named) where a hit's and a miss's time goes, in process + cProfile
+
+Each part returns table rows plus raw numbers; `__main__` prints one table and writes
+`bench/results.json`.
+"""

@@ -1,0 +1,172 @@
+"""The processes a benchmark runs against, each stopped by pid when the stack closes.
+
+Built on tests/support.py. The emulator and gunicorn are started here rather than through
+`start_emulator`/`start_service` so that a process which never answers is still stopped: those
+helpers wait for the port before handing the process back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+import requests
+
+from tests.emulator_control import EmulatorControl
+from tests.support import (
+    PYTHON,
+    Process,
+    free_port,
+    service_env,
+    sign_in_over_http,
+    start_redis,
+    wait_http,
+)
+
+ORG = "org_bench"
+HIGH_RATE_LIMIT = "100000000/minute"
+TOKEN_ROUTE = "/api/graphql-token"
+
+
+def bench_user(n: int) -> tuple[str, str]:
+    """(user id, email) of the n-th seeded bench user."""
+    return f"user_bench_{n:04d}", f"bench{n:04d}@bench.test"
+
+
+def write_seed(path: Path, users: int) -> Path:
+    """A seed with `users` users, each an active member of one organization only.
+
+    One user per session makes the emulator's request log tell sessions apart (the mint
+    body names the user), so mints can be counted per cache key.
+    """
+    seed = {
+        "organizations": [{"id": ORG, "name": "Bench Org"}],
+        "users": [{"id": bench_user(n)[0], "email": bench_user(n)[1]} for n in range(users)],
+        "memberships": [
+            {"user_id": bench_user(n)[0], "organization_id": ORG, "role": "member"}
+            for n in range(users)
+        ],
+    }
+    path.write_text(json.dumps(seed))
+    return path
+
+
+class Stack:
+    """A temporary directory and the processes started in it; use as a context manager."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        self._exit = ExitStack()
+        self.masters: dict[str, Process] = {}  # gunicorn master by base URL
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._exit.close()
+        if exc_type is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print(f"bench: logs of the failed {self.name} run kept in {self.tmp}", file=sys.stderr)
+
+    def _spawn(self, proc: Process, health_url: str) -> Process:
+        proc.start()
+        self._exit.callback(proc.stop)  # registered before waiting: stopped even if it hangs
+        wait_http(health_url, timeout=30, proc=proc.popen)
+        return proc
+
+    def emulator(self, users: int, *args: str) -> EmulatorControl:
+        """`python -m emulator` with `users` bench users; returns its control."""
+        seed = write_seed(self.tmp / f"seed-{users}.json", users)
+        port = free_port()
+        argv = [PYTHON, "-m", "emulator", "--host", "127.0.0.1", "--port", str(port)]
+        argv += ["--seed", str(seed), "--quiet", *args]
+        url = f"http://127.0.0.1:{port}"
+        self._spawn(Process(argv, log_path=self.tmp / f"emulator-{port}.log"), url + "/health")
+        control = EmulatorControl(url)
+        self._exit.callback(control.http.close)
+        return control
+
+    def service(self, emulator_url: str, **env: object) -> str:
+        """The Procfile's gunicorn command with env overrides; returns its base URL."""
+        port = free_port()
+        environment = service_env(emulator_url, port, **env)
+        if not environment["PROMETHEUS_MULTIPROC_DIR"]:
+            metrics = self.tmp / f"metrics-{port}"
+            metrics.mkdir()
+            environment["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+        argv = [PYTHON, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"]
+        proc = Process(argv, env=environment, log_path=self.tmp / f"service-{port}.log")
+        url = f"http://127.0.0.1:{port}"
+        self._spawn(proc, url + "/healthz")
+        self.masters[url] = proc
+        return url
+
+    def redis(self) -> str:
+        """A fresh redis-server; returns its URL."""
+        proc, url = start_redis(self.tmp)
+        self._exit.callback(proc.stop)
+        return url
+
+    def sign_in(self, service_url: str, count: int) -> list[str]:
+        """Sign bench users 0..count-1 in through AuthKit; their `session=` cookies."""
+
+        def one(n: int) -> str:
+            http = sign_in_over_http(service_url, bench_user(n)[1])
+            try:
+                return f"session={http.cookies['session']}"
+            finally:
+                http.close()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(one, range(count)))
+
+    def cookie_file(self, cookies: list[str]) -> Path:
+        """The cookies one per line, for the wrk script."""
+        path = self.tmp / f"cookies-{len(cookies)}-{os.urandom(3).hex()}.txt"
+        path.write_text("\n".join(cookies) + "\n")
+        return path
+
+
+def token_store_backend(service_url: str) -> str:
+    """The token store backend /readyz reports: "memory" or "redis"."""
+    body = requests.get(service_url + "/readyz", timeout=5).json()
+    store = body.get("token_store") or {}
+    return str(store.get("backend", "unknown"))
+
+
+def mints_per_user(control: EmulatorControl) -> dict[str, int]:
+    """POST /client/token calls in the emulator's log, by the user they were for."""
+    counts: dict[str, int] = {}
+    for entry in control.requests_log():
+        if entry.get("route") == "POST /client/token":
+            user = (entry.get("body") or {}).get("user_id", "?")
+            counts[user] = counts.get(user, 0) + 1
+    return counts
+
+
+def token_requests_by_worker(stack: Stack) -> dict[str, float]:
+    """Token route answers so far per gunicorn worker pid, from the Prometheus files.
+
+    gunicorn hands connections to whichever worker accepts first, so a burst may land on one
+    worker only; this tells how many workers a burst really reached.
+    """
+    from prometheus_client.mmap_dict import MmapedDict
+
+    counts: dict[str, float] = {}
+    for master in stack.masters.values():
+        for path in Path(master.env["PROMETHEUS_MULTIPROC_DIR"]).glob("counter_*.db"):
+            values = MmapedDict(str(path), read_mode=True)
+            try:
+                total = sum(v for k, v, _ in values.read_all_values() if "gts_token_requests" in k)
+            finally:
+                values.close()
+            counts[path.stem.removeprefix("counter_")] = total
+    return counts

@@ -1,0 +1,71 @@
+"""The token route's rate limit: counted per caller, in memory or shared through Redis."""
+
+import logging
+
+import pytest
+
+from service.errors import ApiError
+from service.ratelimit import RETRY_INTERVAL, RateLimit
+from tests.support import FakeClock, require_tool, start_redis
+
+
+def test_counts_per_caller_and_answers_429_with_retry_after():
+    limit = RateLimit("3/minute", None)
+    for _ in range(3):
+        limit.check("user:a")
+    with pytest.raises(ApiError) as info:
+        limit.check("user:a")
+    error = info.value
+    assert (error.status, error.code) == (429, "rate_limited")
+    assert 1 <= error.retry_after <= 60
+    limit.check("user:b")  # another caller has a budget of its own
+
+
+def test_several_limits_all_apply():
+    limit = RateLimit("5/minute;2/second", None)
+    limit.check("u")
+    limit.check("u")
+    with pytest.raises(ApiError):
+        limit.check("u")
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    require_tool("redis-server", "apt-get install redis-server")
+    proc, url = start_redis(tmp_path)
+    yield proc, url
+    proc.stop()
+
+
+def test_counters_are_shared_through_redis_and_name_no_user(redis_url):
+    import redis
+
+    one, two = RateLimit("2/minute", redis_url[1]), RateLimit("2/minute", redis_url[1])
+    one.check("user:user_alice")
+    two.check("user:user_alice")
+    with pytest.raises(ApiError):
+        one.check("user:user_alice")  # the second process's request counted too
+    client = redis.Redis.from_url(redis_url[1])
+    keys = [k.decode() for k in client.keys("*")]
+    client.close()
+    assert keys and all("user_alice" not in k for k in keys)
+
+
+def test_redis_down_falls_back_to_memory_and_comes_back(redis_url, caplog):
+    proc, url = redis_url
+    clock = FakeClock(0.0)
+    limit = RateLimit("100/minute", url, clock=clock)
+    limit.check("u")
+    proc.stop()
+    with caplog.at_level(logging.WARNING, logger="service.ratelimit"):
+        logger = logging.getLogger("service")
+        propagate, logger.propagate = logger.propagate, True
+        try:
+            for _ in range(5):
+                limit.check("u")  # answered from memory, no error
+        finally:
+            logger.propagate = propagate
+    assert len([r for r in caplog.records if "fall back" in r.getMessage()]) == 1
+    assert limit._limiter() is limit._local
+    clock.advance(RETRY_INTERVAL + 0.1)
+    assert limit._limiter() is limit._shared  # tried again after the interval
