@@ -39,9 +39,10 @@ def soak(
     workers: int,
     threads: int = 8,
     name: str = "soak",
+    tmp: Path | None = None,
 ) -> dict:
     """One soak run on a fresh stack; raw figures, including the expected mint count."""
-    with Stack(name) as stack:
+    with Stack(name, tmp) as stack:
         upstream = stack.emulator(sessions, "--client-token-ttl", str(token_ttl))
         url = stack.service(
             upstream.url,

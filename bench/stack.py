@@ -60,9 +60,11 @@ def write_seed(path: Path, users: int) -> Path:
 class Stack:
     """A temporary directory and the processes started in it; use as a context manager."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, tmp: Path | None = None):
         self.name = name
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        # A caller's directory (a test's tmp_path) is kept: the run's secrets check reads it.
+        self._owned = tmp is None
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-")) if tmp is None else tmp
         self._exit = ExitStack()
         self.masters: dict[str, Process] = {}  # gunicorn master by base URL
 
@@ -72,7 +74,8 @@ class Stack:
     def __exit__(self, exc_type, exc, tb) -> None:
         self._exit.close()
         if exc_type is None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            if self._owned:
+                shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             print(f"bench: logs of the failed {self.name} run kept in {self.tmp}", file=sys.stderr)
 

@@ -167,6 +167,15 @@ class EmulatorProcess(Process):
         return super().stop(timeout)
 
 
+def _wait_or_stop(proc: Process, url: str) -> None:
+    """Wait for url to answer; stop the process (no orphan) when it never does."""
+    try:
+        wait_http(url, proc=proc.popen)
+    except BaseException:
+        proc.stop()
+        raise
+
+
 def start_emulator(tmp: Path, *args: str, port: int | None = None) -> tuple[Process, str]:
     """Start `python -m emulator` on a free port; returns the process and its base URL."""
     port = port or free_port()
@@ -176,7 +185,7 @@ def start_emulator(tmp: Path, *args: str, port: int | None = None) -> tuple[Proc
         url=f"http://127.0.0.1:{port}",
     ).start()
     url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/health", proc=proc.popen)
+    _wait_or_stop(proc, url + "/health")
     return proc, url
 
 
@@ -222,7 +231,7 @@ def start_service(
         log_path=tmp / f"service-{port}.log",
     ).start()
     url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/healthz", proc=proc.popen)
+    _wait_or_stop(proc, url + "/healthz")
     return proc, url
 
 

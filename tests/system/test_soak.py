@@ -12,7 +12,7 @@ from bench.soak import soak
 from tests.support import require_tool
 
 
-def test_soak_short_every_session_reminted_on_time_with_no_errors():
+def test_soak_short_every_session_reminted_on_time_with_no_errors(tmp_path):
     require_tool("wrk", "apt-get install wrk")
     run = soak(
         seconds=8,
@@ -22,6 +22,7 @@ def test_soak_short_every_session_reminted_on_time_with_no_errors():
         margin=5,
         workers=1,
         name="soak-test",
+        tmp=tmp_path,
     )
     wrk = run["wrk"]
     print(
