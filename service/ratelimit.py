@@ -1,10 +1,11 @@
-"""Per-user rate limit on the token route: `limits` counters, on Redis when configured.
+"""Per-user rate limit on the token route: fixed-window counters, on Redis when configured.
 
-Flask-Limiter (built on the same `limits` library) cost about 140 us per request on the
-cache-hit path, a fifth of a hit, for a before_request pass on every route and its decorator
-machinery; the token route needs one counter, checked in the view. While Redis is
-unreachable the counters fall back to this process's memory and Redis is tried again after
-RETRY_INTERVAL seconds, like the token store.
+Flask-Limiter cost about 140 us per request on the cache-hit path (a before_request pass on
+every route plus its decorator machinery), and the in-memory storage of `limits`, the
+library beneath it, starts a timer thread every 10 ms under load. So: Redis counters through
+`limits` (one INCR and EXPIRE per request), and in process a cachetools TTLCache of window
+counters. While Redis is unreachable the counters fall back to process memory, and Redis is
+tried again after RETRY_INTERVAL seconds, like the token store.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import math
 import threading
 import time
 
-from limits import parse_many
+from cachetools import TTLCache
+from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
 
@@ -27,6 +29,26 @@ log = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 5.0  # seconds between attempts to go back to Redis after it failed
 KEY_PREFIX = "gts-limit"
+MAX_LOCAL_KEYS = 100_000  # callers tracked in memory; the least recent go first
+
+
+class MemoryWindows:
+    """Fixed-window counters in process memory; old windows expire with the cache."""
+
+    def __init__(self, items: list[RateLimitItem], clock=time.time):
+        longest = max(item.get_expiry() for item in items)
+        self._counts: TTLCache = TTLCache(MAX_LOCAL_KEYS, ttl=longest, timer=clock)
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def hit(self, item: RateLimitItem, key: str) -> float | None:
+        """Count one hit; None while within the limit, else when the window ends (epoch)."""
+        length = item.get_expiry()
+        window = math.floor(self._clock() / length)
+        slot = (item.key_for(key), window)
+        with self._lock:
+            count = self._counts[slot] = self._counts.get(slot, 0) + 1
+        return None if count <= item.amount else (window + 1) * length
 
 
 class RateLimit:
@@ -34,7 +56,7 @@ class RateLimit:
 
     def __init__(self, limit: str, redis_url: str | None, clock=time.monotonic):
         self._items = parse_many(limit)
-        self._local = FixedWindowRateLimiter(MemoryStorage())
+        self._local = MemoryWindows(self._items)
         self._shared = None
         if redis_url:
             # Short timeouts: a Redis that does not answer must not hold up the token route.
@@ -54,22 +76,27 @@ class RateLimit:
         """Count one request of `who`; raise 429 rate_limited with Retry-After when over."""
         # Hashed, so that counters kept in Redis name no user.
         key = hashlib.sha256(who.encode()).hexdigest()[:32]
-        limiter = self._limiter()
-        try:
-            over = [item for item in self._items if not limiter.hit(item, key)]
-        except (StorageError, RedisError, OSError):
-            self._fell_back()
-            limiter = self._local
-            over = [item for item in self._items if not limiter.hit(item, key)]
+        resets = None
+        if self._shared is not None and self._clock() >= self._down_until:
+            try:
+                resets = self._shared_resets(key)
+            except (StorageError, RedisError, OSError):
+                self._fell_back()
+        if resets is None:
+            resets = [self._local.hit(item, key) for item in self._items]
+        over = [reset for reset in resets if reset is not None]
         if over:
-            reset = max(limiter.get_window_stats(item, key).reset_time for item in over)
-            retry_after = max(1, math.ceil(reset - time.time()))
+            retry_after = max(1, math.ceil(max(over) - time.time()))
             raise ApiError(429, "rate_limited", "Too many token requests; slow down.", retry_after)
 
-    def _limiter(self) -> FixedWindowRateLimiter:
-        if self._shared is None or self._clock() < self._down_until:
-            return self._local
-        return self._shared
+    def _shared_resets(self, key: str) -> list[float | None]:
+        resets = []
+        for item in self._items:
+            if self._shared.hit(item, key):
+                resets.append(None)
+            else:
+                resets.append(self._shared.get_window_stats(item, key).reset_time)
+        return resets
 
     def _fell_back(self) -> None:
         with self._lock:

@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from service.errors import ApiError
-from service.ratelimit import RETRY_INTERVAL, RateLimit
+from service.ratelimit import RETRY_INTERVAL, MemoryWindows, RateLimit
 from tests.support import FakeClock, require_tool, start_redis
 
 
@@ -66,6 +66,29 @@ def test_redis_down_falls_back_to_memory_and_comes_back(redis_url, caplog):
         finally:
             logger.propagate = propagate
     assert len([r for r in caplog.records if "fall back" in r.getMessage()]) == 1
-    assert limit._limiter() is limit._local
-    clock.advance(RETRY_INTERVAL + 0.1)
-    assert limit._limiter() is limit._shared  # tried again after the interval
+    assert clock() < limit._down_until  # memory only, for now
+    proc2, _ = start_redis(proc.log_path.parent, port=int(url.rsplit(":", 1)[1].split("/")[0]))
+    try:
+        clock.advance(RETRY_INTERVAL + 0.1)
+        limit.check("u")  # tried again after the interval: Redis counts once more
+        assert limit._shared.get_window_stats(limit._items[0], _key("u")).remaining == 99
+    finally:
+        proc2.stop()
+
+
+def _key(who: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(who.encode()).hexdigest()[:32]
+
+
+def test_memory_windows_reset_when_the_window_ends():
+    clock = FakeClock(60 * 16_667 + 20.0)  # 20 s into a minute window
+    limit = RateLimit("2/minute", None)
+    limit._local = MemoryWindows(limit._items, clock=clock)
+    limit.check("u")
+    limit.check("u")
+    with pytest.raises(ApiError):
+        limit.check("u")
+    clock.advance(40)  # the next minute window
+    limit.check("u")
