@@ -21,6 +21,11 @@ const MIN_REFRESH_DELAY_MS = 5000;
 const RECONFIRM_MS = 5000;
 // A message between tabs takes milliseconds; anything beyond this is a clock jump, not transit.
 const MAX_TRANSIT_MS = 5000;
+// A tab granted the fetch lock right after another tab's fetch may get the lock before that
+// tab's token message; when a peer said it was fetching, wait this long for its token.
+const HANDOFF_MS = 500;
+// A peer's "fetching" older than this is stale (its tab closed or its fetch hung).
+const PEER_FETCH_MAX_MS = 15000;
 
 /** Failure of the token route: `status` is the HTTP status (0: no response), `code` its error code. */
 export class TokenError extends Error {
@@ -104,6 +109,8 @@ export class TokenClient extends EventTarget {
   #rejectedToken = null;
   #inflight = null;
   #generation = 0;
+  #peerFetchingAt = null;
+  #peerWaiters = [];
   #started = false;
   #stopped = false;
   #signedOut = false;
@@ -200,10 +207,15 @@ export class TokenClient extends EventTarget {
     if (this.#servable(minRemainingMs)) return Promise.resolve(this.#held.token);
     if (!this.#inflight) {
       const generation = this.#generation;
-      const flight = this.#withLock(() =>
+      const flight = this.#withLock(async () => {
         // Another tab may have fetched while this one waited for the lock.
-        this.#servable(minRemainingMs) ? this.#held.token : this.#fetchToken(generation),
-      );
+        if (this.#servable(minRemainingMs)) return this.#held.token;
+        if (this.#peerFetching()) {
+          await this.#peerToken();
+          if (this.#servable(minRemainingMs)) return this.#held.token;
+        }
+        return this.#fetchToken(generation);
+      });
       const clear = () => {
         if (this.#inflight === flight) this.#inflight = null;
       };
@@ -251,6 +263,33 @@ export class TokenClient extends EventTarget {
   }
 
   async #fetchToken(generation) {
+    this.#post({ type: 'fetching' });
+    try {
+      return await this.#fetchTokenOnce(generation);
+    } catch (err) {
+      this.#post({ type: 'fetch-failed' });
+      throw err;
+    }
+  }
+
+  #peerFetching() {
+    return this.#peerFetchingAt !== null && this.#now() - this.#peerFetchingAt < PEER_FETCH_MAX_MS;
+  }
+
+  #peerToken() {
+    return new Promise((resolve) => {
+      this.#peerWaiters.push(resolve);
+      this.#setTimeout(resolve, HANDOFF_MS);
+    });
+  }
+
+  #peerDone() {
+    this.#peerFetchingAt = null;
+    const waiters = this.#peerWaiters.splice(0);
+    for (const resolve of waiters) resolve();
+  }
+
+  async #fetchTokenOnce(generation) {
     for (let attempt = 1; ; attempt += 1) {
       if (this.#stopped) throw this.#stoppedError();
       let failure;
@@ -415,7 +454,11 @@ export class TokenClient extends EventTarget {
 
   #receive(message) {
     if (this.#stopped || !message || typeof message !== 'object') return;
-    if (message.type === 'reset') {
+    if (message.type === 'fetching') {
+      this.#peerFetchingAt = this.#now();
+    } else if (message.type === 'fetch-failed') {
+      this.#peerDone();
+    } else if (message.type === 'reset') {
       this.#forget();
       this.#emit('reset', { source: 'channel' });
     } else if (message.type === 'signedout') {
@@ -427,6 +470,8 @@ export class TokenClient extends EventTarget {
         source: 'channel',
       });
     } else if (message.type === 'token') {
+      // Waiters resume in a microtask, after this handler has adopted the token.
+      this.#peerDone();
       const { token, expiresIn, organizationId = null, sentAt } = message;
       if (typeof token !== 'string' || !token || !Number.isFinite(expiresIn)) return;
       if (token === this.#rejectedToken) return;

@@ -706,7 +706,51 @@ describe('tabs', () => {
     assert.deepEqual(eventsB.of('token').map((event) => event.detail), [
       { expiresIn: 300, organizationId: 'org_acme', source: 'channel' },
     ]);
-    assert.deepEqual(hub.posted.map((message) => message.type), ['token']);
+    assert.deepEqual(hub.posted.map((message) => message.type), ['fetching', 'token']);
+  });
+
+  test('a tab granted the lock before the token message arrives waits for it', async () => {
+    // Real browsers may hand the lock to the next tab before the first tab's message is
+    // delivered: here every token message takes 50 ms of fake time to arrive.
+    const hub = new FakeChannelHub();
+    const open = hub.open.bind(hub);
+    hub.open = (name) => {
+      const channel = open(name);
+      const post = channel.postMessage.bind(channel);
+      channel.postMessage = (data) =>
+        data?.type === 'token' ? clock.setTimeout(() => post(data), 50) : post(data);
+      return channel;
+    };
+    const locks = new FakeLocks();
+    const fetch = router({ [TOKEN_URL]: slowIssuer() });
+    const a = tab(hub, locks, fetch, 0);
+    const b = tab(hub, locks, fetch, 5_000);
+
+    const both = await after(Promise.all([a.getToken(), b.getToken()]), 1_000);
+
+    assert.equal(fetch.calls.length, 1);
+    assert.deepEqual(both.value, ['tok-1', 'tok-1']);
+  });
+
+  test('a peer whose fetch failed does not hold the others back', async () => {
+    const hub = new FakeChannelHub();
+    const locks = new FakeLocks();
+    let calls = 0;
+    const issue = tokenIssuer();
+    const fetch = router({
+      [TOKEN_URL]: () => {
+        calls += 1;
+        return calls === 1 ? errorBody(403, 'no_organization') : issue();
+      },
+    });
+    const a = tab(hub, locks, fetch, 0);
+    const b = tab(hub, locks, fetch, 5_000);
+
+    const results = await after(Promise.allSettled([a.getToken(), b.getToken()]), 100);
+
+    assert.equal(results.value[0].status, 'rejected');
+    assert.equal(results.value[1].value, 'tok-1'); // fetched at once, without the 500 ms wait
+    assert.ok(clock.now() < 500);
   });
 
   test('five tabs opened at once cost one fetch', async () => {
