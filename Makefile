@@ -29,9 +29,9 @@ system-packages:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
-	    (apt-get install -y -q --no-install-recommends $$missing >/tmp/apt-install.log 2>&1 || \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/tmp/apt-install.log 2>&1 || \
 	     (apt-get update -q >/tmp/apt-update.log 2>&1 && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
 	        >/tmp/apt-install.log 2>&1)) || { tail -20 /tmp/apt-install.log; exit 1; }; \
 	  else \
 	    echo "missing:$$missing (install them with: sudo apt-get install$$missing)"; \
