@@ -68,6 +68,7 @@ class RateLimit:
                 socket_connect_timeout=0.25,
             )
             self._shared = FixedWindowRateLimiter(storage)
+            self._redis = storage.storage  # the redis-py client, closed by close()
         self._clock = clock
         self._lock = threading.Lock()
         self._down_until = 0.0
@@ -88,6 +89,11 @@ class RateLimit:
         if over:
             retry_after = max(1, math.ceil(max(over) - time.time()))
             raise ApiError(429, "rate_limited", "Too many token requests; slow down.", retry_after)
+
+    def close(self) -> None:
+        """Close the Redis connections, if any."""
+        if self._shared is not None:
+            self._redis.close()
 
     def _shared_resets(self, key: str) -> list[float | None]:
         resets = []
