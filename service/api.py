@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import UTC, datetime
 from functools import wraps
@@ -16,7 +15,6 @@ from service.openapi import openapi_document
 from service.tokens import TokenBrokerError
 from service.workos import WorkOSError
 
-log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
