@@ -56,13 +56,20 @@ class User(UserMixin):
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     data = session.get("user")
-    if data and data.get("id") == user_id and session.get("session_id"):
-        # Flask re-signs a permanent session on every request, so the cookie's own age never
-        # ends a sign-in that stays in use; the sign-in time does (SESSION_LIFETIME_SECONDS).
-        lifetime = current_app.permanent_session_lifetime.total_seconds()
-        if time.time() - session.get("signed_in_at", 0) < lifetime:
-            return User(data)
-    return None
+    session_id = session.get("session_id")
+    if not data or data.get("id") != user_id or not session_id:
+        return None
+    # The sign-in time bounds a sign-in (SESSION_LIFETIME_SECONDS), not the cookie's age.
+    if time.time() - session.get("signed_in_at", 0) >= _lifetime():
+        return None
+    # The cookie is client-side: a copy kept from before sign-out still has a good signature.
+    if current_app.extensions["tokens"].session_ended(session_id):
+        return None
+    return User(data)
+
+
+def _lifetime() -> float:
+    return current_app.permanent_session_lifetime.total_seconds()
 
 
 @login_manager.unauthorized_handler
@@ -331,7 +338,8 @@ def logout():
         return redirect(url_for("pages.index"), 302)
     if not csrf_ok():
         raise ApiError(403, "csrf_required", "Sign-out needs a valid CSRF token.")
-    current_app.extensions["tokens"].evict_session(session_id)
+    left = session.get("signed_in_at", 0) + _lifetime() - time.time()
+    current_app.extensions["tokens"].end_session(session_id, left)
     sid = session.get("sid")
     logout_user()
     session.clear()

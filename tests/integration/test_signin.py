@@ -152,3 +152,18 @@ def test_logout_needs_csrf_and_get_does_nothing(browser):
     assert browser.client.post("/logout").status_code == 403
     assert browser.client.get("/logout").status_code == 405
     assert browser.token().status_code == 200
+
+
+def test_a_cookie_kept_from_before_sign_out_stays_signed_out(browser, emulator):
+    """Sessions live in the cookie: a copy taken before sign-out still has a good signature."""
+    browser.sign_in(ALICE)
+    assert browser.token().status_code == 200
+    kept = browser.client.get_cookie("session").value
+    browser.client.post("/logout", data={"csrf_token": browser.csrf()})
+    browser.client.set_cookie("session", kept)
+    replayed = browser.token()
+    assert replayed.status_code == 401 and replayed.json["error"] == "unauthenticated"
+    assert b'data-testid="sign-in"' in browser.client.get("/").data
+    assert emulator.count("POST /client/token") == 1
+    browser.sign_in(ALICE)  # signing in again gives a new session that works
+    assert browser.token().status_code == 200
