@@ -214,6 +214,8 @@ class MemoryTokenStore:
 
     def is_revoked(self, session_id: str) -> bool:
         """True when the session was signed out in this process."""
+        if not self._revoked:  # the common case, on every request: no lock needed
+            return False
         with self._lock:
             return session_id in self._revoked
 
