@@ -22,7 +22,7 @@ from jwt import PyJWTError
 from jwt import decode as jwt_decode
 
 from service.errors import ApiError, upstream_error_for
-from service.security import csrf_ok, csrf_token, safe_next
+from service.security import csrf_ok, csrf_token, require_csrf, safe_next
 from service.workos import (
     OrganizationSelectionRequired,
     WorkOSClient,
@@ -336,8 +336,7 @@ def logout():
     if session_id is None:
         session.clear()
         return redirect(url_for("pages.index"), 302)
-    if not csrf_ok():
-        raise ApiError(403, "csrf_required", "Sign-out needs a valid CSRF token.")
+    require_csrf(message="Sign-out needs a valid CSRF token.")
     left = session.get("signed_in_at", 0) + _lifetime() - time.time()
     current_app.extensions["tokens"].end_session(session_id, left)
     sid = session.get("sid")

@@ -2,7 +2,7 @@
 
     ApiError                      an answer of design.md §3: status, code, message
     ├── (raised directly by routes: unauthenticated, csrf_required, invalid_request, ...)
-    └── from_workos(exc)          a WorkOS failure mapped once, by upstream_error_for()
+    └── upstream_error_for(exc)   a WorkOS failure, mapped once (design.md §3's table)
 
 Every failure path ends in error_response(); nothing else renders an error, and no response
 ever carries a traceback, an API key or a token.

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from service.auth import switch_organization_to
 from service.errors import ApiError
-from service.security import csrf_ok, csrf_token
+from service.security import csrf_token, require_csrf
 
 bp = Blueprint("pages", __name__)
 
@@ -33,8 +33,7 @@ def index():
 @login_required
 def switch_organization():
     """The organization switcher without JavaScript: a form post, then back to the page."""
-    if not csrf_ok(allow_header=False):
-        raise ApiError(403, "csrf_required", "The form expired. Please reload the page.")
+    require_csrf(allow_header=False, message="The form expired. Please reload the page.")
     organization_id = request.form.get("organization_id", "")
     if not 0 < len(organization_id) <= 200:
         raise ApiError(400, "invalid_request", "Choose an organization.")

@@ -45,10 +45,12 @@ def csrf_ok(allow_header: bool = True) -> bool:
     return bool(expected) and hmac.compare_digest(expected, given)
 
 
-def require_csrf(allow_header: bool = True) -> None:
+def require_csrf(
+    allow_header: bool = True, message: str = "This request needs a valid CSRF token."
+) -> None:
     """Raise 403 csrf_required unless csrf_ok()."""
     if not csrf_ok(allow_header):
-        raise ApiError(403, "csrf_required", "This request needs a valid CSRF token.")
+        raise ApiError(403, "csrf_required", message)
 
 
 def content_security_policy(graphql_origin: str, workos_origin: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from tests import support
 from tests.emulator_control import API_KEY, EmulatorControl
-from tests.support import ThreadedServer, service_env
+from tests.support import ThreadedServer, require_tool, service_env, start_redis
 
 SECRET = "test-secret-key-0123456789abcdef0123456789"
 
@@ -165,6 +165,26 @@ def _service_log_records(secrets_check):
     """After each test, keep its service log records as text only."""
     yield
     secrets_check.flush()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """A redis-server on a free port for one test module; its URL."""
+    require_tool("redis-server", "apt-get install redis-server")
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    proc.stop()
+
+
+@pytest.fixture
+def raw(redis_server):
+    """A plain redis-py client on the module's server, emptied before each test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server)
+    client.flushall()
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -187,11 +186,6 @@ def start_emulator(tmp: Path, *args: str, port: int | None = None) -> tuple[Proc
     url = f"http://127.0.0.1:{port}"
     _wait_or_stop(proc, url + "/health")
     return proc, url
-
-
-def grep(pattern: str, text: str) -> list[str]:
-    """Lines of text matching a regular expression."""
-    return [line for line in text.splitlines() if re.search(pattern, line)]
 
 
 def service_env(emulator_url: str, port: int, **extra) -> dict[str, str]:

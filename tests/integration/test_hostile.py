@@ -444,44 +444,37 @@ def test_oversized_json_body_is_413_json(alice):
     assert response.json["request_id"] == response.headers["X-Request-ID"]
 
 
+def post_chunked(alice, path: str, body: bytes, content_type: str, **headers):
+    """POST body with no Content-Length, as a chunked request reaches the app."""
+    return alice.client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        content_type=content_type,
+        headers={"Transfer-Encoding": "chunked", **headers},
+        # What a server sets for a chunked body: read to the end, whatever the length.
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
 def test_oversized_chunked_body_without_length_is_413(alice):
     """Regression: werkzeug stops reading a chunked body at the limit without an error, so
     valid JSON padded past 64 KiB was cut off at the limit and accepted (200)."""
     body = json.dumps({"organization_id": ACME}).encode() + b" " * BIG
-    response = alice.client.post(
-        "/api/organization",
-        input_stream=io.BytesIO(body),
-        content_type="application/json",
-        headers={"X-CSRF": "1", "Transfer-Encoding": "chunked"},
-        # What a server sets for a chunked body: read to the end, whatever the length.
-        environ_overrides={"wsgi.input_terminated": True},
-    )
+    response = post_chunked(alice, "/api/organization", body, "application/json", **{"X-CSRF": "1"})
     assert response.status_code == 413 and response.json["error"] == "payload_too_large"
 
 
 def test_oversized_chunked_form_is_413_and_keeps_the_session(alice):
     """Forms are refused like JSON: a chunked logout form past 64 KiB is not cut and parsed."""
     body = f"csrf_token={alice.csrf()}&pad=".encode() + b"x" * BIG
-    response = alice.client.post(
-        "/logout",
-        input_stream=io.BytesIO(body),
-        content_type="application/x-www-form-urlencoded",
-        headers={"Transfer-Encoding": "chunked"},
-        environ_overrides={"wsgi.input_terminated": True},
-    )
+    response = post_chunked(alice, "/logout", body, "application/x-www-form-urlencoded")
     assert response.status_code == 413
     assert signed_in(alice)
 
 
 def test_chunked_form_within_the_limit_is_parsed(alice):
     body = f"csrf_token={alice.csrf()}".encode()
-    response = alice.client.post(
-        "/logout",
-        input_stream=io.BytesIO(body),
-        content_type="application/x-www-form-urlencoded",
-        headers={"Transfer-Encoding": "chunked"},
-        environ_overrides={"wsgi.input_terminated": True},
-    )
+    response = post_chunked(alice, "/logout", body, "application/x-www-form-urlencoded")
     assert response.status_code == 302
     assert not signed_in(alice)
 

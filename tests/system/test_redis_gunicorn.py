@@ -11,7 +11,6 @@ import re
 import time
 
 import pytest
-import redis
 import requests
 from flask import Flask
 
@@ -34,31 +33,13 @@ RETRY_INTERVAL = 5.0
 BURST_OK = {"TOKEN_RATE_LIMIT": "100000/minute"}
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    """A redis-server for the module's tests that keep it running."""
-    require_tool("redis-server", "apt-get install redis-server")
-    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
-    yield url
-    proc.stop()
-
-
-@pytest.fixture
-def raw(redis_url):
-    """A plain client on that server, emptied before each test."""
-    client = redis.Redis.from_url(redis_url)
-    client.flushall()
-    yield client
-    client.close()
-
-
 @pytest.fixture
 def services(tmp_path):
     """Start gunicorn masters; all are stopped afterwards."""
     started = []
 
-    def start(upstream_url: str, redis_url: str, **env) -> str:
-        proc, url = start_service(tmp_path, upstream_url, REDIS_URL=redis_url, **BURST_OK, **env)
+    def start(upstream_url: str, redis_server: str, **env) -> str:
+        proc, url = start_service(tmp_path, upstream_url, REDIS_URL=redis_server, **BURST_OK, **env)
         started.append(proc)
         return url
 
@@ -84,8 +65,8 @@ def session_of(cookies: dict[str, str]) -> dict:
     return app.session_interface.get_signing_serializer(app).loads(cookies["session"])
 
 
-def test_four_workers_mint_once_per_session_in_a_cold_burst(upstream, redis_url, raw, services):
-    url = services(upstream.url, redis_url, WEB_CONCURRENCY=4, GUNICORN_THREADS=8)
+def test_four_workers_mint_once_per_session_in_a_cold_burst(upstream, redis_server, raw, services):
+    url = services(upstream.url, redis_server, WEB_CONCURRENCY=4, GUNICORN_THREADS=8)
     sessions = [signed_in(url) for _ in range(3)]
     upstream.set_latency(200)  # keep each mint in flight while its burst arrives
     upstream.clear_log()
@@ -104,10 +85,10 @@ def test_four_workers_mint_once_per_session_in_a_cold_burst(upstream, redis_url,
 
 
 def test_two_masters_share_tokens_and_logout_on_one_signs_out_on_both(
-    upstream, redis_url, raw, services
+    upstream, redis_server, raw, services
 ):
-    a = services(upstream.url, redis_url, WEB_CONCURRENCY=2)
-    b = services(upstream.url, redis_url, WEB_CONCURRENCY=2)
+    a = services(upstream.url, redis_server, WEB_CONCURRENCY=2)
+    b = services(upstream.url, redis_server, WEB_CONCURRENCY=2)
     cookies = signed_in(a)
     upstream.clear_log()
 
@@ -136,8 +117,8 @@ def test_two_masters_share_tokens_and_logout_on_one_signs_out_on_both(
     assert upstream.count(MINT) == 1
 
 
-def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_url, raw, services):
-    url = services(upstream.url, redis_url, WEB_CONCURRENCY=1)
+def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_server, raw, services):
+    url = services(upstream.url, redis_server, WEB_CONCURRENCY=1)
     cookies = signed_in(url)
     answer = get_token(url, cookies).json()
     token = answer["token"]
@@ -157,11 +138,11 @@ def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_url, raw, se
 
 def test_redis_outage_serves_from_memory_then_shares_again(tmp_path, upstream, services):
     require_tool("redis-server", "apt-get install redis-server")
-    redis_proc, redis_url = start_redis(tmp_path)
-    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    redis_proc, redis_server = start_redis(tmp_path)
+    port = int(redis_server.rsplit(":", 1)[1].split("/")[0])
     try:
-        a = services(upstream.url, redis_url, WEB_CONCURRENCY=2)
-        b = services(upstream.url, redis_url, WEB_CONCURRENCY=2)
+        a = services(upstream.url, redis_server, WEB_CONCURRENCY=2)
+        b = services(upstream.url, redis_server, WEB_CONCURRENCY=2)
         cookies = signed_in(a)
         before = get_token(a, cookies).json()["token"]
         assert get_token(b, cookies).json()["token"] == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import signal
@@ -24,24 +25,6 @@ TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyXzAxSEFMSUNFIn0.c2lnbmF0dXJlLXNlY3
 
 def entry(token: str = TOKEN, serve_for: float = 240.0, now: float = T0) -> CachedToken:
     return CachedToken(token, now + serve_for + 60, now + serve_for)
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    """One redis-server for the module's tests that keep it running."""
-    require_tool("redis-server", "apt-get install redis-server")
-    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
-    yield url
-    proc.stop()
-
-
-@pytest.fixture
-def raw(redis_server):
-    """A plain client on the module's server, emptied before each test."""
-    client = redis.Redis.from_url(redis_server)
-    client.flushall()
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -316,32 +299,50 @@ def test_outage_serves_from_memory_then_shares_again(tmp_path, stores, warnings_
         proc.stop()
 
 
-def test_evictions_during_an_outage_are_replayed(tmp_path, stores):
-    """A stalled Redis (SIGSTOP: timeouts, data kept) misses a logout; it is replayed later."""
+class Stalled:
+    """A private redis-server that a test can stall (SIGSTOP: timeouts, data kept)."""
+
+    def __init__(self, proc, url: str, store: RedisTokenStore, monotonic: FakeClock):
+        self.proc, self.url, self.store, self.monotonic = proc, url, store, monotonic
+        self.raw = redis.Redis.from_url(url)
+
+    @contextlib.contextmanager
+    def stalled(self):
+        self.proc.signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.proc.signal(signal.SIGCONT)
+
+
+@pytest.fixture
+def stalling(tmp_path, stores):
+    """A store on a redis-server of its own, retrying Redis every 5 s of a fake clock."""
     require_tool("redis-server", "apt-get install redis-server")
     proc, url = start_redis(tmp_path)
     monotonic = FakeClock(0.0)
     store = stores(url, monotonic=monotonic, retry_interval=5.0, socket_timeout=0.1, local_ttl=0)
-    raw = redis.Redis.from_url(url)
-    try:
-        store.put(KEY, entry())
-        store.put(("sess-kept", USER, ORG), entry())
-        proc.signal(signal.SIGSTOP)
-        try:
-            assert store.evict_session(SESSION) == 1  # counted in memory
-            assert store.degraded
-            assert store.get(KEY) is None
-        finally:
-            proc.signal(signal.SIGCONT)
-        assert len(token_names(raw)) == 2  # Redis missed the eviction
-        monotonic.advance(5.0)
-        assert store.get(("sess-kept", USER, ORG)) == entry()  # back: replays the eviction
-        assert not store.degraded
-        assert len(token_names(raw)) == 1
-        assert stores(url).get(KEY) is None
-    finally:
-        raw.close()
-        proc.stop()
+    server = Stalled(proc, url, store, monotonic)
+    yield server
+    server.raw.close()
+    proc.stop()
+
+
+def test_evictions_during_an_outage_are_replayed(stalling, stores):
+    """A stalled Redis misses a logout; it is replayed when Redis answers again."""
+    store, raw = stalling.store, stalling.raw
+    store.put(KEY, entry())
+    store.put(("sess-kept", USER, ORG), entry())
+    with stalling.stalled():
+        assert store.evict_session(SESSION) == 1  # counted in memory
+        assert store.degraded
+        assert store.get(KEY) is None
+    assert len(token_names(raw)) == 2  # Redis missed the eviction
+    stalling.monotonic.advance(5.0)
+    assert store.get(("sess-kept", USER, ORG)) == entry()  # back: replays the eviction
+    assert not store.degraded
+    assert len(token_names(raw)) == 1
+    assert stores(stalling.url).get(KEY) is None
 
 
 def test_a_failing_state_callback_is_logged_not_raised(tmp_path, stores):
@@ -384,24 +385,13 @@ def test_a_sign_out_on_one_instance_reaches_the_others(raw, redis_server, stores
     assert not b.is_revoked("another-session")
 
 
-def test_sign_outs_during_an_outage_are_replayed(tmp_path, stores):
-    require_tool("redis-server", "apt-get install redis-server")
-    proc, url = start_redis(tmp_path)
-    monotonic = FakeClock(0.0)
-    store = stores(url, monotonic=monotonic, retry_interval=5.0, socket_timeout=0.1, local_ttl=0)
-    raw = redis.Redis.from_url(url)
-    try:
-        proc.signal(signal.SIGSTOP)
-        try:
-            store.revoke_session(SESSION, 600)
-            assert store.is_revoked(SESSION)  # known in this process at once
-        finally:
-            proc.signal(signal.SIGCONT)
-        assert raw.keys("gts:rev:*") == []  # Redis missed it
-        monotonic.advance(5.0)
-        store.get(KEY)  # Redis answers again: the sign-out is replayed
-        assert len(raw.keys("gts:rev:*")) == 1
-        assert stores(url).is_revoked(SESSION)
-    finally:
-        raw.close()
-        proc.stop()
+def test_sign_outs_during_an_outage_are_replayed(stalling, stores):
+    store, raw = stalling.store, stalling.raw
+    with stalling.stalled():
+        store.revoke_session(SESSION, 600)
+        assert store.is_revoked(SESSION)  # known in this process at once
+    assert raw.keys("gts:rev:*") == []  # Redis missed it
+    stalling.monotonic.advance(5.0)
+    store.get(KEY)  # Redis answers again: the sign-out is replayed
+    assert len(raw.keys("gts:rev:*")) == 1
+    assert stores(stalling.url).is_revoked(SESSION)
