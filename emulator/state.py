@@ -172,8 +172,14 @@ class EmulatorState:
         self.reset()
 
     def reset(self) -> None:
-        """Back to the start: seed, settings, hooks, log, grants, sessions, real clock."""
+        """Back to the start: seed, settings, hooks, log, grants, sessions, events, real clock."""
+        from emulator.events import EventHub  # imported here: emulator.events imports this module
+
         with self.lock:
+            if getattr(self, "events", None) is not None:
+                self.events.close()  # its delivery threads stop; queued deliveries are dropped
+            # Reads self.clock on each call, so a test's fake clock reaches the events too.
+            self.events: EventHub = EventHub(lambda: self.clock(), self.lock)
             self.clock = time.time
             self.settings = replace(self._initial_settings)
             self.roles: dict[str, list[str]] = {}
