@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from emulator import client_api, control, middleware, user_management
+from emulator import client_api, control, management, middleware, user_management, webhooks
 from emulator.keys import SigningKey
 from emulator.seed import load_seed
 from emulator.state import EmulatorState, Settings
@@ -39,7 +39,7 @@ def create_app(
         load_seed(seed), settings, SigningKey.load(signing_key_path)
     )
     middleware.install(app)
-    for blueprint in (user_management.bp, client_api.bp, control.bp):
+    for blueprint in (user_management.bp, management.bp, webhooks.bp, client_api.bp, control.bp):
         app.register_blueprint(blueprint)
     app.add_url_rule("/health", "health", lambda: jsonify(status="ok"))
     app.register_error_handler(HTTPException, _http_error)

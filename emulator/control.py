@@ -1,11 +1,13 @@
 """Control routes under `/_emulate/` (no auth): hooks, request log, latency, config,
-memberships and reset. The hooks routes match the official workos/emulate ones.
+memberships, session revocation, webhook deliveries and reset. The hooks routes match the
+official workos/emulate ones.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from emulator import operations
 from emulator.api import error, get_state, params
 from emulator.hooks import parse_hook
 from emulator.state import MEMBERSHIP_STATUSES, RequestLog
@@ -126,12 +128,11 @@ def add_membership():
         return _bad(f"status must be one of {list(MEMBERSHIP_STATUSES)}")
     state = get_state()
     with state.lock:
-        existed = state.membership(user_id, org_id) is not None
         try:
-            membership = state.add_membership(user_id, org_id, role, status)
+            membership, created = operations.save_membership(state, user_id, org_id, role, status)
         except KeyError as exc:
             return error(404, message=exc.args[0], code="not_found")
-        return jsonify(state.membership_json(membership)), 200 if existed else 201
+        return jsonify(state.membership_json(membership)), 201 if created else 200
 
 
 @bp.delete("/memberships")
@@ -143,8 +144,30 @@ def remove_membership():
         membership = state.membership(body.get("user_id"), body.get("organization_id"))
         if membership is None:
             return error(404, message="Membership not found", code="not_found")
-        del state.memberships[membership.id]
+        operations.delete_membership(state, membership.id)
     return "", 204
+
+
+@bp.post("/sessions/revoke")
+def revoke_sessions():
+    """Revoke every active session of `{email}` or `{user_id}`: `{"revoked": [session ids]}`."""
+    body = params()
+    email, user_id = body.get("email"), body.get("user_id")
+    if not (isinstance(email, str) and email) and not (isinstance(user_id, str) and user_id):
+        return _bad("email or user_id is required")
+    state = get_state()
+    with state.lock:
+        user = state.user_by_email(email) if email else state.users.get(user_id)
+        if user is None:
+            return error(404, message="User not found", code="not_found")
+        revoked = operations.revoke_user_sessions(state, user.id)
+    return jsonify(revoked=[s.id for s in revoked])
+
+
+@bp.get("/deliveries")
+def list_deliveries():
+    """`{"deliveries": [...]}`: every webhook delivery attempt, oldest first."""
+    return jsonify(deliveries=get_state().events.deliveries())
 
 
 @bp.get("/tokens")
@@ -157,7 +180,7 @@ def list_tokens():
 
 @bp.post("/reset")
 def reset():
-    """Back to the start: seed, settings, latency, hooks, log, codes and sessions."""
+    """Back to the start: seed, settings, hooks, log, codes, sessions, endpoints and events."""
     get_state().reset()
     return "", 204
 

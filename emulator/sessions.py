@@ -17,6 +17,7 @@ from emulator.state import EmulatorState, User, iso, new_id
 CODE_TTL = 600
 PENDING_TTL = 600
 ACCESS_TOKEN_TTL = 300
+SESSION_TTL = 30 * 24 * 3600  # shown as expires_at only; the emulator does not expire sessions
 
 
 class GrantError(Exception):
@@ -50,6 +51,31 @@ class Session:
     user_id: str
     organization_id: str | None
     refresh_token: str | None = None
+    status: str = "active"  # or "revoked"
+    auth_method: str = "password"
+    ip_address: str | None = None
+    user_agent: str | None = None
+    expires_at: str | None = None
+    ended_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    def to_json(self) -> dict:
+        """The WorkOS session object (the `data` of session.created and session.revoked)."""
+        return {
+            "object": "session",
+            "id": self.id,
+            "user_id": self.user_id,
+            "organization_id": self.organization_id,
+            "status": self.status,
+            "auth_method": self.auth_method,
+            "ip_address": self.ip_address,
+            "user_agent": self.user_agent,
+            "expires_at": self.expires_at,
+            "ended_at": self.ended_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
 
 def issue_code(state: EmulatorState, user: User, challenge: str | None) -> str:
@@ -130,18 +156,9 @@ def refresh(state: EmulatorState, refresh_token: str, org_id: str | None, iss: s
         target = org_id or session.organization_id
         if target is not None and state.active_membership(user.id, target) is None:
             raise membership_not_found(user.id, target)
-        session.organization_id = target
+        if target != session.organization_id:
+            session.organization_id, session.updated_at = target, iso(state.clock())
         return _session_body(state, session, user, iss)
-
-
-def revoke(state: EmulatorState, session_id: str) -> bool:
-    """End a session so that its refresh token stops working; False if unknown."""
-    with state.lock:
-        session = state.sessions.get(session_id)
-        if session is None:
-            return False
-        state.refresh_tokens.pop(session.refresh_token or "", None)
-        return True
 
 
 def s256(verifier: str) -> str:
@@ -151,9 +168,19 @@ def s256(verifier: str) -> str:
 
 
 def _start_session(state: EmulatorState, user: User, org_id: str | None, iss: str) -> dict:
-    session = Session(id=new_id("session"), user_id=user.id, organization_id=org_id)
+    now = state.clock()
+    stamp = iso(now)
+    session = Session(
+        id=new_id("session"),
+        user_id=user.id,
+        organization_id=org_id,
+        expires_at=iso(now + SESSION_TTL),
+        created_at=stamp,
+        updated_at=stamp,
+    )
     state.sessions[session.id] = session
-    user.last_sign_in_at = iso(state.clock())
+    user.last_sign_in_at = stamp
+    state.events.emit("session.created", session.to_json(), org_id)
     return _session_body(state, session, user, iss)
 
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Blueprint, jsonify, redirect, request
 from markupsafe import escape
 
-from emulator import sessions
+from emulator import operations, sessions
 from emulator.api import (
     bearer,
     error,
@@ -225,7 +225,7 @@ def logout():
         return error(422, message="session_id is required.")
     if return_to is not None and not is_http_url(return_to):
         return error(422, message="return_to must be an absolute http(s) URL.")
-    if not sessions.revoke(get_state(), session_id):
+    if operations.revoke_session(get_state(), session_id) is None:
         return error(422, message=f"Session not found: '{session_id}'.")
     if return_to is None:
         return "Signed out.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
