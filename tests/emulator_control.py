@@ -96,3 +96,22 @@ class EmulatorControl:
         assert response.status_code == 302, response.text
         location = urlsplit(response.headers["Location"])
         return f"{location.path}?{location.query}"
+
+    def add_webhook(self, endpoint_url: str, secret: str, events=()) -> dict:
+        """Register a webhook endpoint (POST /webhook_endpoints); the endpoint object."""
+        response = self.http.post(
+            self.url + "/webhook_endpoints",
+            json={"endpoint_url": endpoint_url, "secret": secret, "events": list(events)},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def deliveries(self) -> list[dict]:
+        """Every webhook delivery attempt so far, oldest first."""
+        return self._call("GET", "/_emulate/deliveries")["deliveries"]
+
+    def revoke_sessions(self, email: str) -> list[str]:
+        """Revoke every active session of the user with this email; their ids."""
+        return self._call("POST", "/_emulate/sessions/revoke", json={"email": email})["revoked"]
