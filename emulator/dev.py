@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -12,15 +13,26 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL = ROOT / ".local"  # git-ignored: the local secret and signing key survive restarts
+LOCAL = ROOT / ".local"  # git-ignored: local secrets and the signing key survive restarts
 
 
-def _secret_key() -> str:
-    path = LOCAL / "secret_key"
+def _local_secret(name: str, prefix: str = "") -> str:
+    path = LOCAL / name
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
+        path.write_text(prefix + secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def register_webhook(emulator_url: str, app_url: str, secret: str) -> None:
+    """Have the emulator send every event, signed with secret, to the service's webhook."""
+    body = {"endpoint_url": f"{app_url}/webhooks/workos", "secret": secret, "events": []}
+    request = urllib.request.Request(
+        emulator_url + "/webhook_endpoints",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": "Bearer sk_test_default"},
+    )
+    urllib.request.urlopen(request, timeout=5).close()
 
 
 def _wait(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -44,6 +56,7 @@ def main() -> int:
     emulator_port = os.environ.get("EMULATOR_PORT", "4100")
     app_url = f"http://{host}:{port}"
     emulator_url = f"http://{host}:{emulator_port}"
+    webhook_secret = _local_secret("webhook_secret", prefix="whsec_")
     emulator = subprocess.Popen(
         [
             sys.executable,
@@ -70,7 +83,8 @@ def main() -> int:
         "WORKOS_CLIENT_ID": "client_emulator",
         "WORKOS_BASE_URL": emulator_url,
         "APP_BASE_URL": app_url,
-        "SECRET_KEY": _secret_key(),
+        "SECRET_KEY": _local_secret("secret_key"),
+        "WORKOS_WEBHOOK_SECRET": webhook_secret,
         "SESSION_COOKIE_SECURE": "false",
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
     }
@@ -84,6 +98,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         _wait(emulator_url + "/health", emulator)
+        register_webhook(emulator_url, app_url, webhook_secret)
         service = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
             cwd=ROOT,
@@ -95,6 +110,7 @@ def main() -> int:
             f"  Emulator: {emulator_url}   (local WorkOS; API key sk_test_default)\n"
             "  Users:    alice@acme.com (Acme), bob@globex.com (Acme and Globex: picks one),\n"
             "            carol@example.com (no organization)\n"
+            f"  Webhooks: every emulator event is signed and sent to {app_url}/webhooks/workos\n"
             "  Ctrl-C stops both.\n",
             flush=True,
         )

@@ -44,7 +44,8 @@ class Receiver:
         self.delay = 0.0  # seconds to sleep before answering
         self._cond = threading.Condition()
         self._server = ThreadedServer(self._app).start()
-        self.url = self._server.url + "/webhooks/workos"
+        self.base_url = self._server.url
+        self.url = self.base_url + "/webhooks/workos"
 
     def _app(self, environ, start_response):
         request = Request(environ)

@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from emulator import dev
 from tests.support import free_port
 from tests.webhook_receiver import Receiver, verify
 
@@ -201,3 +202,10 @@ def test_reset_clears_endpoints_events_and_deliveries(url, receiver):
     add_carol(url)  # no endpoint any more: nothing is sent
     time.sleep(0.2)
     assert len(receiver.received) == 1
+
+
+def test_make_run_registers_the_service_webhook(url, receiver):
+    dev.register_webhook(url, receiver.base_url, SECRET)
+    add_carol(url)
+    (delivery,) = receiver.wait_for(1)
+    verify(SECRET, delivery.headers["Workos-Signature"], delivery.body)

@@ -25,6 +25,14 @@ def test_run_starts_both_and_stops_on_ctrl_c(tmp_path):
         wait_http(f"http://127.0.0.1:{emulator_port}/health", timeout=5, proc=proc.popen)
         login = requests.get(f"http://127.0.0.1:{app_port}/login", allow_redirects=False, timeout=5)
         assert login.headers["Location"].startswith(f"http://127.0.0.1:{emulator_port}/")
+        hooks = requests.get(
+            f"http://127.0.0.1:{emulator_port}/webhook_endpoints",
+            headers={"Authorization": "Bearer sk_test_default"},
+            timeout=5,
+        ).json()["data"]
+        assert [h["endpoint_url"] for h in hooks] == [
+            f"http://127.0.0.1:{app_port}/webhooks/workos"
+        ]
         for _ in range(100):  # the banner is printed once gunicorn answers
             if "Ctrl-C stops both" in proc.output():
                 break
