@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -13,13 +12,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app from the environment, with overrides keyed by variable name (tests)."""
-    from service import api, auth, ops, pages
+    from service import api, auth, ops, pages, webhooks
+    from service.cookie import CookieSessionInterface
     from service.errors import register_error_handlers
+    from service.events import EventApplier, EventsPoller
+    from service.keys import derive
     from service.metrics import Metrics
     from service.ratelimit import RateLimit
     from service.redis_store import make_token_store
     from service.sealing import Sealer
     from service.security import content_security_policy, init_body_limit, init_security_headers
+    from service.session_stores import make_session_store
+    from service.sessions import Sessions
     from service.settings import load_settings
     from service.tokens import TokenBroker
     from service.workos import WorkOSClient
@@ -37,9 +41,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_seconds),
-        # The cookie is written when the session changes, not re-signed on every answer: the
-        # sign-in's age is checked from signed_in_at (auth._load_user), not the cookie's.
+        # The cookie is written when it changes, not re-signed on every answer: the sign-in's
+        # age is the session record's (SESSION_LIFETIME_SECONDS from its sign-in time).
         SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
@@ -67,14 +70,25 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         maxsize=settings.token_cache_maxsize,
         observer=metrics.observe_token,
     )
+    app.session_interface = CookieSessionInterface()
+    session_store = make_session_store(settings, app.instance_path)
+    sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
+    applier = EventApplier(sessions)
     app.extensions.update(
         settings=settings,
         workos=client,
         tokens=broker,
+        sessions=sessions,
+        events=applier,
         metrics=metrics,
         rate_limit=RateLimit(settings.token_rate_limit, settings.redis_url),
         sealer=Sealer(settings.secret_key, "pending-authentication"),
+        pkce_key=derive(settings.secret_key, "pkce-verifier"),
     )
+    if settings.workos_events_poll_seconds:
+        poller = EventsPoller(client, applier, session_store, settings.workos_events_poll_seconds)
+        app.extensions["events_poller"] = poller
+        poller.start()
 
     ops.init_request_ids(app)
     ops.init_token_metrics(app)
@@ -83,6 +97,6 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     init_body_limit(app)
     register_error_handlers(app)
     auth.init_auth(app)
-    for blueprint in (pages.bp, api.bp, ops.bp):
+    for blueprint in (pages.bp, api.bp, ops.bp, webhooks.bp):
         app.register_blueprint(blueprint)
     return app

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, request, session
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 
-from service.auth import switch_organization_to
+from service.auth import current_record, sessions, switch_organization_to
 from service.errors import ApiError, upstream_error_for
 from service.openapi import openapi_document
 from service.tokens import TokenBrokerError
@@ -42,20 +43,21 @@ def graphql_token():
     """A Client API token for the signed-in user and their current organization."""
     # Per user across all their sessions, counted before any cache or WorkOS work.
     current_app.extensions["rate_limit"].check(f"user:{current_user.id}")
-    organization = session.get("organization")
+    record = current_record()
+    organization = record.organization
     if not organization:
         raise ApiError(403, "no_organization", "You are not acting for any organization.")
     broker = current_app.extensions["tokens"]
     try:
-        issued = broker.get(session["session_id"], current_user.id, organization["id"])
+        issued = broker.get(record.token_session, record.user_id, organization["id"])
     except WorkOSError as exc:
         error = upstream_error_for(exc, getattr(exc, "cooldown_left", None))
         if error.code == "not_a_member":
             # The membership is gone: stop acting for that organization.
-            session["organization"] = None
-            session["organizations"] = [
-                o for o in session.get("organizations", []) if o["id"] != organization["id"]
-            ]
+            sessions().update(
+                record.id,
+                lambda r: replace(r.without(organization["id"]), organization=None),
+            )
         raise error from None
     except TokenBrokerError as exc:  # waited too long for another request's mint
         raise ApiError(
@@ -79,13 +81,12 @@ def graphql_token():
 @session_route
 def who_am_i():
     """The signed-in user, their organization and the ones they may switch to."""
-    lifetime = current_app.permanent_session_lifetime.total_seconds()
-    left = session.get("signed_in_at", 0) + lifetime - time.time()
+    record = current_record()
     return jsonify(
-        user=session["user"],
-        organization=session.get("organization"),
-        organizations=session.get("organizations", []),
-        expires_in=max(0, int(left)),
+        user=record.user,
+        organization=record.organization,
+        organizations=record.organizations,
+        expires_in=max(0, int(record.expires_at - time.time())),
     )
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import json
 import logging
+import re
 import secrets
 import time
+from dataclasses import replace
 
 from flask import (
     Blueprint,
@@ -17,12 +21,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import LoginManager, UserMixin, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user
 from jwt import PyJWTError
 from jwt import decode as jwt_decode
 
 from service.errors import ApiError, upstream_error_for
 from service.security import csrf_ok, csrf_token, require_csrf, safe_next
+from service.session_records import SessionRecord
+from service.sessions import Sessions
 from service.workos import (
     OrganizationSelectionRequired,
     WorkOSClient,
@@ -36,16 +42,20 @@ login_manager = LoginManager()
 
 FLOW_MAX_AGE = 600  # seconds a sign-in flow (state, PKCE verifier) stays usable
 MAX_FLOWS = 5  # pending flows kept per browser: several tabs may sign in at once
+MAX_NEXT = 400  # longest `next` kept in a flow; longer ones return to /
+FLOWS_BUDGET = 600  # bytes of JSON the flows may take, so the cookie stays under 1 KB
+ERROR_CODE = re.compile(r"[a-z0-9_.-]{1,64}")
 
 
 class User(UserMixin):
-    """The signed-in user, rebuilt from the session on every request."""
+    """The signed-in user, from the session record."""
 
-    def __init__(self, data: dict):
-        self.id = data["id"]
-        self.email = data.get("email", "")
-        self.first_name = data.get("first_name") or ""
-        self.last_name = data.get("last_name") or ""
+    def __init__(self, record: SessionRecord):
+        self.record = record
+        self.id = record.user_id
+        self.email = record.user.get("email", "")
+        self.first_name = record.user.get("first_name") or ""
+        self.last_name = record.user.get("last_name") or ""
 
     @property
     def display_name(self) -> str:
@@ -53,23 +63,19 @@ class User(UserMixin):
         return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
 
 
-@login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    data = session.get("user")
+@login_manager.request_loader
+def _load_user(_request) -> User | None:
     session_id = session.get("session_id")
-    if not data or data.get("id") != user_id or not session_id:
+    if not isinstance(session_id, str):
         return None
-    # The sign-in time bounds a sign-in (SESSION_LIFETIME_SECONDS), not the cookie's age.
-    if time.time() - session.get("signed_in_at", 0) >= _lifetime():
+    # No record: signed out here or elsewhere, ended by a WorkOS event, or expired. A store
+    # that does not answer raises (503): it never signs anyone in, nor out.
+    record = sessions().get(session_id)
+    if record is None:
+        session.pop("session_id", None)
+        session.pop("expires", None)
         return None
-    # The cookie is client-side: a copy kept from before sign-out still has a good signature.
-    if current_app.extensions["tokens"].session_ended(session_id):
-        return None
-    return User(data)
-
-
-def _lifetime() -> float:
-    return current_app.permanent_session_lifetime.total_seconds()
+    return User(record)
 
 
 @login_manager.unauthorized_handler
@@ -81,9 +87,19 @@ def init_auth(app) -> None:
     """Wire flask-login and the sign-in blueprint into app."""
     login_manager.init_app(app)
     # flask-login's own session id is a hash of address and user agent: not a per-session id,
-    # and "strong" mode would sign out users whose address changes. We keep our own session_id.
+    # and "strong" mode would sign out users whose address changes. Records are ours.
     login_manager.session_protection = None
     app.register_blueprint(bp)
+
+
+def sessions() -> Sessions:
+    """This app's Sessions."""
+    return current_app.extensions["sessions"]
+
+
+def current_record() -> SessionRecord:
+    """The signed-in user's session record (call behind login_required or session_route)."""
+    return current_user.record
 
 
 def _workos() -> WorkOSClient:
@@ -94,39 +110,43 @@ def _base_url() -> str:
     return current_app.extensions["settings"].app_base_url or request.host_url.rstrip("/")
 
 
-def _flow_error(message: str, code: str = "sign_in_failed") -> ApiError:
-    # A failed flow leaves nothing behind: no half-made session.
-    session.clear()
-    return ApiError(400, code, message)
+def _verifier(state: str) -> str:
+    # Derived from the state under a server key: the cookie need not carry it, and nobody
+    # without SECRET_KEY can compute it from a state seen in a URL.
+    digest = hmac.new(current_app.extensions["pkce_key"], state.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
 
 
-def _pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(64)
+def _challenge(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 @bp.get("/login")
 def login():
-    """Start AuthKit: remember state and the PKCE verifier for this flow, go to WorkOS."""
+    """Start AuthKit: remember this flow's state in the cookie, go to WorkOS."""
     now = time.time()
     flows = {
         state: flow
         for state, flow in session.get("flows", {}).items()
-        if now - flow["t"] < FLOW_MAX_AGE
+        if isinstance(flow, list) and len(flow) == 2 and now - flow[1] < FLOW_MAX_AGE
     }
-    # Oldest flows go first when a browser starts more than a handful.
-    while len(flows) >= MAX_FLOWS:
-        flows.pop(min(flows, key=lambda s: flows[s]["t"]))
-    state = secrets.token_urlsafe(32)
-    verifier, challenge = _pkce_pair()
-    flows[state] = {"v": verifier, "n": safe_next(request.args.get("next")), "t": now}
+    next_path = safe_next(request.args.get("next"))
+    if len(next_path) > MAX_NEXT:
+        next_path = "/"
+    # Oldest flows go first when a browser starts more than a handful, or long ones crowd it.
+    while flows and (
+        len(flows) >= MAX_FLOWS or len(json.dumps(flows)) + len(next_path) > FLOWS_BUDGET
+    ):
+        flows.pop(min(flows, key=lambda s: flows[s][1]))
+    state = secrets.token_urlsafe(24)
+    flows[state] = [next_path, int(now)]
     session["flows"] = flows
     login_hint = (request.args.get("login_hint") or "")[:320] or None
     url = _workos().authorization_url(
         redirect_uri=_base_url() + url_for("auth.callback"),
         state=state,
-        code_challenge=challenge,
+        code_challenge=_challenge(_verifier(state)),
         login_hint=login_hint,
     )
     return redirect(url, 302)
@@ -134,57 +154,85 @@ def login():
 
 @bp.get("/callback")
 def callback():
-    """Finish AuthKit: check state once, exchange the code, start a fresh session."""
+    """Finish AuthKit: check state once, exchange the code, start a fresh session.
+
+    A failure ends only this flow: the browser's session and its other flows stay, so a
+    forged callback from another site cannot sign anybody out.
+    """
     state = request.args.get("state", "")
-    flows = session.get("flows", {})
+    flows = dict(session.get("flows", {}))
     flow = flows.pop(state, None) if state else None
-    session["flows"] = flows
-    if request.args.get("error"):
-        reason = request.args.get("error_description") or request.args["error"]
-        raise _flow_error(f"WorkOS could not sign you in: {reason[:200]}")
+    if flow is not None:
+        if flows:
+            session["flows"] = flows
+        else:
+            session.pop("flows")
+    error = request.args.get("error")
+    if error:
+        code = error if ERROR_CODE.fullmatch(error) else "unknown"
+        raise ApiError(400, "sign_in_failed", f"WorkOS could not sign you in ({code}).")
     if flow is None:
-        raise _flow_error("This sign-in link is unknown or was already used. Please sign in again.")
-    if time.time() - flow["t"] >= FLOW_MAX_AGE:
-        raise _flow_error("This sign-in took too long. Please sign in again.")
+        raise ApiError(
+            400,
+            "sign_in_failed",
+            "This sign-in link is unknown or was already used. Please sign in again.",
+        )
+    next_path, started = flow
+    if time.time() - started >= FLOW_MAX_AGE:
+        raise ApiError(400, "sign_in_failed", "This sign-in took too long. Please sign in again.")
     code = request.args.get("code", "")
     if not code:
-        raise _flow_error("WorkOS sent no authorization code. Please sign in again.")
+        raise ApiError(400, "sign_in_failed", "WorkOS sent no authorization code.")
     try:
         result = _workos().authenticate_with_code(
             code=code,
-            code_verifier=flow["v"],
+            code_verifier=_verifier(state),
             ip_address=request.remote_addr,
             user_agent=request.user_agent.string[:512] or None,
         )
-        return _sign_in(result, flow["n"])
+        return _sign_in(result, next_path)
     except OrganizationSelectionRequired as exc:
-        return _start_selection(exc, flow["n"])
+        return _start_selection(exc, next_path)
     except WorkOSError as exc:
         raise _auth_failure(exc) from None
 
 
 def _auth_failure(exc: WorkOSError) -> ApiError:
-    session.clear()
     if isinstance(exc, WorkOSStatusError) and exc.status in (400, 404, 422):
         return ApiError(400, "sign_in_failed", "WorkOS rejected this sign-in. Please try again.")
     return upstream_error_for(exc)
 
 
-def _start_selection(exc: OrganizationSelectionRequired, next_path: str):
-    """WorkOS wants an organization picked: keep its pending token sealed in the session."""
+def _end_browser_session() -> None:
+    """Signing in again in a browser, as anyone, ends the session it had; only the flows
+    other tabs started stay in the cookie (nothing planted before sign-in survives it)."""
+    session_id = session.get("session_id")
+    if isinstance(session_id, str):
+        sessions().end(session_id)
+    flows = session.get("flows")
     session.clear()
+    if flows:
+        session["flows"] = flows
+
+
+def _start_selection(exc: OrganizationSelectionRequired, next_path: str):
+    """WorkOS wants an organization picked: keep the choice, sealed, in the session store."""
+    _end_browser_session()
     organizations = [
         {"id": o["id"], "name": o.get("name") or o["id"]}
         for o in exc.organizations
         if isinstance(o, dict) and o.get("id")
     ]
-    session["pending"] = {
-        "token": current_app.extensions["sealer"].seal(exc.pending_authentication_token),
+    pending = {
+        "token": exc.pending_authentication_token,
         "organizations": organizations,
         "email": (exc.user or {}).get("email", ""),
         "n": next_path,
-        "t": time.time(),
     }
+    pick = secrets.token_urlsafe(16)
+    sealed = current_app.extensions["sealer"].seal(json.dumps(pending))
+    sessions().store.set_value("pick:" + pick, sealed, FLOW_MAX_AGE)
+    session["pick"] = pick
     return redirect(url_for("auth.choose_organization"), 302)
 
 
@@ -211,21 +259,22 @@ def finish_organization():
     if not csrf_ok(allow_header=False):
         raise ApiError(400, "csrf_required", "The form expired. Please choose again.")
     organization_id = request.form.get("organization_id", "")
-    if organization_id not in {o["id"] for o in pending["organizations"]}:
+    chosen = next((o for o in pending["organizations"] if o["id"] == organization_id), None)
+    if chosen is None:
         raise ApiError(400, "invalid_request", "Choose one of the organizations offered.")
     if pending.get("local"):
         # Signed in already, with several memberships and no organization picked by WorkOS.
-        session.pop("pending")
-        session["organization"] = next(
-            o for o in pending["organizations"] if o["id"] == organization_id
+        sessions().update(
+            current_record().id, lambda r: replace(r, organization=chosen, picking=None)
         )
         return redirect(pending["n"], 302)
-    token = current_app.extensions["sealer"].unseal(pending["token"], max_age=FLOW_MAX_AGE)
-    if token is None:
-        raise _flow_error("The organization choice expired. Please sign in again.")
+    pick = session.pop("pick")
+    sealed = sessions().store.pop_value("pick:" + pick)  # single use
+    if sealed is None:
+        raise ApiError(400, "sign_in_failed", "The organization choice expired. Sign in again.")
     try:
         result = _workos().authenticate_with_organization_selection(
-            pending_authentication_token=token, organization_id=organization_id
+            pending_authentication_token=pending["token"], organization_id=organization_id
         )
         return _sign_in(result, pending["n"])
     except WorkOSError as exc:
@@ -233,14 +282,29 @@ def finish_organization():
 
 
 def _pending() -> dict | None:
-    pending = session.get("pending")
-    if not pending or time.time() - pending.get("t", 0) >= FLOW_MAX_AGE:
+    pick = session.get("pick")
+    if isinstance(pick, str):
+        sealed = sessions().store.get_value("pick:" + pick)
+        opened = current_app.extensions["sealer"].unseal(sealed) if sealed else None
+        if opened is None:
+            session.pop("pick")
+            return None
+        return json.loads(opened)
+    if not current_user.is_authenticated:
         return None
-    return pending
+    record = current_record()
+    if record.organization is not None or record.picking is None:
+        return None
+    return {
+        "local": True,
+        "organizations": record.organizations,
+        "email": current_user.email,
+        "n": record.picking,
+    }
 
 
 def _sign_in(result: dict, next_path: str):
-    """Start a fresh session for the authenticated user and look up their organization."""
+    """Start a fresh session record for the authenticated user and their organization."""
     user = result["user"]
     organizations = organizations_of(_workos(), user["id"])
     picked = result.get("organization_id")
@@ -250,38 +314,31 @@ def _sign_in(result: dict, next_path: str):
         organizations.append(current)
     elif not picked and len(organizations) == 1:
         current = organizations[0]
+    choose = current is None and len(organizations) > 1
 
-    # No fixation: whatever the browser held before is dropped, and the id is new. Flows other
-    # tabs started are kept, so their callbacks still finish.
-    other_flows = session.get("flows")
-    session.clear()
-    if other_flows:
-        session["flows"] = other_flows
-    session.permanent = True
-    session["session_id"] = secrets.token_hex(16)
-    session["sid"] = _claim(result.get("access_token"), "sid")
-    session["user"] = {
-        "id": user["id"],
-        "email": user.get("email", ""),
-        "first_name": user.get("first_name"),
-        "last_name": user.get("last_name"),
-    }
-    session["organization"] = current
-    session["organizations"] = organizations
-    session["signed_in_at"] = time.time()
-    login_user(User(session["user"]))
+    # No fixation: the browser's previous session ends and the new id is random. Flows other
+    # tabs started stay, so their callbacks still finish.
+    _end_browser_session()
+    record = sessions().start(
+        user={
+            "id": user["id"],
+            "email": user.get("email", ""),
+            "first_name": user.get("first_name"),
+            "last_name": user.get("last_name"),
+        },
+        sid=_claim(result.get("access_token"), "sid"),
+        organization=current,
+        organizations=organizations,
+        picking=next_path if choose else None,
+    )
+    session["session_id"] = record.id
+    session["expires"] = int(record.expires_at) + 1
+    session["csrf_token"] = secrets.token_urlsafe(32)
     log.info(
         "signed in",
         extra={"user_id": user["id"], "organization_id": current and current["id"]},
     )
-    if current is None and len(organizations) > 1:
-        session["pending"] = {
-            "local": True,
-            "organizations": organizations,
-            "email": session["user"]["email"],
-            "n": next_path,
-            "t": time.time(),
-        }
+    if choose:
         return redirect(url_for("auth.choose_organization"), 302)
     return redirect(next_path, 302)
 
@@ -302,19 +359,24 @@ def organizations_of(client: WorkOSClient, user_id: str) -> list[dict]:
 
 def switch_organization_to(organization_id: str) -> dict:
     """Make the signed-in user act for organization_id, after WorkOS confirms the membership."""
+    record = current_record()
     try:
-        organizations = organizations_of(_workos(), session["user"]["id"])
+        organizations = organizations_of(_workos(), record.user_id)
     except WorkOSError as exc:
         raise upstream_error_for(exc) from None
     chosen = next((o for o in organizations if o["id"] == organization_id), None)
-    session["organizations"] = organizations
     if chosen is None:
+        sessions().update(record.id, lambda r: replace(r, organizations=organizations))
         raise ApiError(403, "not_a_member", "You are not an active member of that organization.")
-    previous = session.get("organization")
+    updated = sessions().update(
+        record.id,
+        lambda r: replace(r, organization=chosen, organizations=organizations, picking=None),
+    )
+    if updated is None:
+        raise ApiError(401, "unauthenticated", "Sign in first.")
+    previous = record.organization
     if previous and previous["id"] != chosen["id"]:
-        current_app.extensions["tokens"].evict(session["session_id"], previous["id"])
-    session["organization"] = chosen
-    session.pop("pending", None)
+        current_app.extensions["tokens"].evict(record.token_session, previous["id"])
     return chosen
 
 
@@ -331,18 +393,15 @@ def _claim(token: str | None, name: str) -> str | None:
 
 @bp.post("/logout")
 def logout():
-    """Evict this session's tokens, clear the session, end the WorkOS session."""
-    session_id = session.get("session_id")
-    if session_id is None:
+    """Delete the session record and its cached tokens, then end the WorkOS session."""
+    if not current_user.is_authenticated:
         session.clear()
         return redirect(url_for("pages.index"), 302)
     require_csrf(message="Sign-out needs a valid CSRF token.")
-    left = session.get("signed_in_at", 0) + _lifetime() - time.time()
-    current_app.extensions["tokens"].end_session(session_id, left)
-    sid = session.get("sid")
-    logout_user()
+    record = current_record()
+    sessions().end(record.id)
     session.clear()
     return_to = _base_url() + "/"
-    if not sid:
+    if not record.sid:
         return redirect(return_to, 302)
-    return redirect(_workos().logout_url(session_id=sid, return_to=return_to), 302)
+    return redirect(_workos().logout_url(session_id=record.sid, return_to=return_to), 302)

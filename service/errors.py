@@ -3,6 +3,7 @@
     ApiError                      an answer of design.md §3: status, code, message
     ├── (raised directly by routes: unauthenticated, csrf_required, invalid_request, ...)
     └── upstream_error_for(exc)   a WorkOS failure, mapped once (design.md §3's table)
+    SessionStoreUnavailable       503 session_store_unavailable (fail closed)
 
 Every failure path ends in error_response(); nothing else renders an error, and no response
 ever carries a traceback, an API key or a token.
@@ -15,6 +16,7 @@ import logging
 from flask import Flask, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from service.session_records import SessionStoreUnavailable
 from service.workos import (
     WorkOSError,
     WorkOSResponseError,
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 MAX_RETRY_AFTER = 60
 # Retry-After we suggest when WorkOS is down and named no wait of its own.
 DEFAULT_RETRY_AFTER = 2
+# Retry-After while the session store does not answer.
+SESSION_STORE_RETRY_AFTER = 2
 
 HTTP_CODES = {
     400: "bad_request",
@@ -121,6 +125,17 @@ def register_error_handlers(app: Flask) -> None:
     def _workos_error(exc: WorkOSError):
         api = upstream_error_for(exc)
         return error_response(api.status, api.code, api.message, api.retry_after)
+
+    @app.errorhandler(SessionStoreUnavailable)
+    def _store_down(exc: SessionStoreUnavailable):
+        # Fail closed: nobody is served, signed in or signed out on a guess.
+        log.warning("session store unavailable: %s", exc)
+        return error_response(
+            503,
+            "session_store_unavailable",
+            "Sessions cannot be read just now; try again.",
+            SESSION_STORE_RETRY_AFTER,
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

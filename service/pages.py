@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from service.auth import switch_organization_to
@@ -21,8 +21,8 @@ def index():
     return render_template(
         "app.html",
         user=current_user,
-        organization=session.get("organization"),
-        organizations=session.get("organizations", []),
+        organization=current_user.record.organization,
+        organizations=current_user.record.organizations,
         graphql_url=settings.workos_graphql_url,
         token_margin_seconds=settings.token_refresh_margin_seconds,
         csrf_token=csrf_token(),

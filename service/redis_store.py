@@ -7,7 +7,6 @@ the same on every host that shares SECRET_KEY and say nothing about sessions, us
     gts:sess:<hmac(session)>             hash: field = token key name, value = hmac(org);
                                          expires with its longest-lived member
     gts:lock:<hmac(session, user, org)>  the single-flight lock (redis-py Lock)
-    gts:rev:<hmac(session)>              a signed-out session, until its cookie would expire
 
 Values are Fernet-sealed (`Sealer(SECRET_KEY, "redis-token-values")`) JSON of the token, its
 expiry, its serve_until and the key name it belongs to; a value that does not open, or was
@@ -33,15 +32,13 @@ Outage: any redis-py error marks the store degraded (WARNING at once, then at mo
 `retry_interval`, `on_state_change(True)`); get/put/evict/lock then use process memory and an
 in-process lock (the broker's own single flight), and Redis is tried again by one call every
 `retry_interval`. The first call that succeeds marks it healthy (logged,
-`on_state_change(False)`) and replays the evictions and sign-outs made meanwhile. What may
+`on_state_change(False)`) and replays the evictions made meanwhile. What may
 remain: a token another host evicted, which this process had not read again before the
 outage, is served from the fallback until Redis returns or its own serve_until passes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import math
@@ -53,13 +50,11 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import redis
-from cachetools import TTLCache
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.backoff import NoBackoff
 from redis.exceptions import LockError, RedisError
 from redis.retry import Retry
 
+from service.keys import derive, mac
 from service.sealing import Sealer
 from service.tokens import CachedToken, MemoryTokenStore, TokenKey, TokenStore
 
@@ -120,9 +115,7 @@ class RedisTokenStore:
         self._retry_interval = retry_interval
         self._prefix = key_prefix
         self._on_state_change = on_state_change
-        self._names_key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"redis-keys"
-        ).derive(secret_key.encode())
+        self._names_key = derive(secret_key, "redis-keys")
         self._sealer = Sealer(secret_key, "redis-token-values")
         self._local = MemoryTokenStore(maxsize, clock) if local_ttl > 0 else None
         self._fallback = MemoryTokenStore(maxsize, clock)
@@ -136,9 +129,6 @@ class RedisTokenStore:
         self._retry_at = 0.0
         self._warned_at = 0.0
         self._pending: dict[_Pending, None] = {}  # insertion-ordered set
-        # Sessions seen not signed out, trusted for local_ttl (the same bound as L1 tokens).
-        self._live = TTLCache(maxsize, ttl=local_ttl, timer=monotonic) if local_ttl > 0 else None
-        self._pending_revocations: dict[str, float] = {}  # session id -> until (epoch)
 
     # -- TokenStore ------------------------------------------------------------------------
 
@@ -186,39 +176,6 @@ class RedisTokenStore:
             return nullcontext()
         return self._redis_lock(client, key)
 
-    def revoke_session(self, session_id: str, seconds: float) -> None:
-        """Refuse the session everywhere for `seconds` (here at once, elsewhere within L1)."""
-        self._fallback.revoke_session(session_id, seconds)
-        if self._live is not None:
-            with self._state:
-                self._live.pop(session_id, None)
-        name = self._revoked_name(session_id)
-        ok, _ = self._attempt(lambda r: r.set(name, b"1", ex=max(1, math.ceil(seconds))))
-        if not ok:
-            with self._state:
-                self._pending_revocations[session_id] = self._clock() + seconds
-
-    def is_revoked(self, session_id: str) -> bool:
-        """Signed out here, or in Redis (checked at most once per local_ttl per session).
-
-        While Redis is down only sign-outs made in this process are known (fail open: the
-        service keeps serving; a cookie signed out on another host works until Redis returns).
-        """
-        if self._fallback.is_revoked(session_id):
-            return True
-        if self._live is not None:
-            with self._state:
-                if session_id in self._live:
-                    return False
-        name = self._revoked_name(session_id)
-        ok, found = self._attempt(lambda r: r.exists(name))
-        if ok and found:
-            return True
-        if ok and self._live is not None:
-            with self._state:
-                self._live[session_id] = True
-        return False
-
     def __len__(self) -> int:
         """Entries this process holds (counting Redis would cost a scan)."""
         return len(self._fallback)
@@ -245,11 +202,7 @@ class RedisTokenStore:
     # -- names and values ------------------------------------------------------------------
 
     def _mac(self, *parts: str) -> str:
-        message = json.dumps(parts, separators=(",", ":")).encode()
-        return hmac.new(self._names_key, message, hashlib.sha256).hexdigest()
-
-    def _revoked_name(self, session_id: str) -> str:
-        return f"{self._prefix}:rev:{self._mac('rev', session_id)}"
+        return mac(self._names_key, *parts)
 
     def _token_name(self, key: TokenKey) -> str:
         return f"{self._prefix}:tok:{self._mac('tok', *key)}"
@@ -388,12 +341,6 @@ class RedisTokenStore:
                 del self._pending[next(iter(self._pending))]
 
     def _replay(self) -> None:
-        with self._state:
-            revocations, self._pending_revocations = self._pending_revocations, {}
-        for session_id, until in revocations.items():
-            left = until - self._clock()
-            if left > 0:
-                self.revoke_session(session_id, left)
         while True:
             with self._state:
                 if not self._pending or self._down_since is not None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from service.keys import derive
 
 
 class Sealer:
@@ -14,10 +14,7 @@ class Sealer:
 
     def __init__(self, secret_key: str, purpose: str):
         # One derived key per purpose, so a value sealed for one use never opens in another.
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
-            secret_key.encode()
-        )
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        self._fernet = Fernet(base64.urlsafe_b64encode(derive(secret_key, purpose)))
 
     def seal(self, plaintext: str) -> str:
         """Encrypt and authenticate plaintext."""

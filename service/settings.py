@@ -32,6 +32,9 @@ class Settings:
     redis_url: str | None
     workos_timeout_seconds: float
     token_rate_limit: str
+    session_db_path: str | None
+    workos_webhook_secret: str | None
+    workos_events_poll_seconds: float | None
     log_level: str
     log_format: str
 
@@ -78,6 +81,9 @@ def load_settings(
         redis_url=r.redis_url(),
         workos_timeout_seconds=r.number("WORKOS_TIMEOUT_SECONDS", 5),
         token_rate_limit=r.rate_limit("TOKEN_RATE_LIMIT", "120/minute"),
+        session_db_path=r.raw("SESSION_DB_PATH"),
+        workos_webhook_secret=r.webhook_secret(),
+        workos_events_poll_seconds=r.number("WORKOS_EVENTS_POLL_SECONDS", None),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
         log_format=r.choice("LOG_FORMAT", "json", ("json", "text")),
     )
@@ -176,6 +182,15 @@ class _Reader:
             raise SettingsError(
                 f"{name} must be a rate limit such as '120/minute', got {value!r}."
             ) from None
+        return value
+
+    def webhook_secret(self) -> str | None:
+        value = self.raw("WORKOS_WEBHOOK_SECRET")
+        if value is not None and len(value) < 16:
+            raise SettingsError(
+                "WORKOS_WEBHOOK_SECRET is too short: set it to the endpoint's secret from the "
+                "WorkOS dashboard (Webhooks)."
+            )
         return value
 
     def redis_url(self) -> str | None:

@@ -104,22 +104,12 @@ class TokenStore(Protocol):
     def lock(self, key: TokenKey) -> AbstractContextManager[object]:
         """Held by the minting call around re-read, mint and put (cross-process stores lock)."""
 
-    def revoke_session(self, session_id: str, seconds: float) -> None:
-        """Remember for `seconds` that this session was signed out."""
-
-    def is_revoked(self, session_id: str) -> bool:
-        """True when the session was signed out (a replayed cookie must not sign in)."""
-
     def __len__(self) -> int:
         """Number of entries held."""
 
 
 def _serve_until(_key: TokenKey, entry: CachedToken, _now: float) -> float:
     return entry.serve_until
-
-
-def _until(_key: object, until: float, _now: float) -> float:
-    return until
 
 
 class _IndexedTLRUCache(TLRUCache):
@@ -157,8 +147,6 @@ class MemoryTokenStore:
         self._lock = threading.Lock()
         self._index: dict[str, set[TokenKey]] = {}
         self._cache = _IndexedTLRUCache(maxsize, clock, self._unindex)
-        # Signed-out sessions, each kept until its cookie would have expired anyway.
-        self._revoked = TLRUCache(maxsize, _until, timer=clock)
 
     def _unindex(self, key: TokenKey) -> None:
         keys = self._index.get(key[0])
@@ -206,18 +194,6 @@ class MemoryTokenStore:
     def lock(self, key: TokenKey) -> AbstractContextManager[object]:
         """No lock: the broker's in-process single flight already serialises mints."""
         return nullcontext()
-
-    def revoke_session(self, session_id: str, seconds: float) -> None:
-        """Remember for `seconds` that this session was signed out."""
-        with self._lock:
-            self._revoked[session_id] = self._revoked.timer() + seconds
-
-    def is_revoked(self, session_id: str) -> bool:
-        """True when the session was signed out in this process."""
-        if not self._revoked:  # the common case, on every request: no lock needed
-            return False
-        with self._lock:
-            return session_id in self._revoked
 
     def __len__(self) -> int:
         """Number of live entries."""
@@ -416,15 +392,6 @@ class TokenBroker:
     def evict(self, session_id: str, organization_id: str) -> int:
         """Drop a session's cached tokens for one organization (switch); how many."""
         return self._store.evict(session_id, organization_id)
-
-    def end_session(self, session_id: str, seconds: float) -> int:
-        """Sign-out: drop the session's tokens and refuse its cookie for `seconds`."""
-        self._store.revoke_session(session_id, max(1.0, seconds))
-        return self._store.evict_session(session_id)
-
-    def session_ended(self, session_id: str) -> bool:
-        """True when the session was signed out (its cookie may still be replayed)."""
-        return self._store.is_revoked(session_id)
 
     def __len__(self) -> int:
         """Number of tokens the store holds."""

@@ -324,6 +324,27 @@ class WorkOSClient:
             raise _shape_error(reply)
         return token
 
+    def list_events(
+        self,
+        *,
+        events: Sequence[str],
+        after: str | None = None,
+        limit: int = 100,
+        order: str = "asc",
+    ) -> list[dict]:
+        """One page of the Events API: events of these types after the cursor `after`."""
+        # The type list goes both ways: `events[]` (read by WorkOS's emulator) and `events`
+        # (what the official SDK's HTTP client writes); workos-reference §7c.
+        params: dict[str, Any] = {"events[]": list(events), "events": list(events)}
+        params.update(limit=limit, order=order)
+        if after:
+            params["after"] = after
+        reply = self._request("GET", "/events", params=params)
+        data = reply.body.get("data")
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise _shape_error(reply)
+        return data
+
     def close(self) -> None:
         """Close this thread's session; the next call opens a new one."""
         session = getattr(self._local, "session", None)

@@ -212,16 +212,24 @@ def app_env(emulator_url: str, **extra) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_app(emulator):
-    """Build an app against the emulator, with extra settings."""
+def make_app(emulator, tmp_path):
+    """Build an app against the emulator, with extra settings (its own session file)."""
     from service import create_app
 
+    built = []
+
     def build(**extra):
+        extra.setdefault("SESSION_DB_PATH", str(tmp_path / "sessions.sqlite3"))
         app = create_app(app_env(emulator.url, **extra))
         app.config["TESTING"] = True
+        built.append(app)
         return app
 
-    return build
+    yield build
+    for app in built:
+        poller = app.extensions.get("events_poller")
+        if poller is not None:
+            poller.stop()
 
 
 @pytest.fixture
@@ -255,6 +263,14 @@ class Browser:
 
     def token(self, **headers):
         return self.client.get("/api/graphql-token", headers={"X-CSRF": "1", **headers})
+
+    def record(self):
+        """The session record this browser's cookie points at, or None."""
+        with self.client.session_transaction() as s:
+            session_id = s.get("session_id")
+        if session_id is None:
+            return None
+        return self.client.application.extensions["sessions"].store.get(session_id)
 
     def csrf(self) -> str:
         """This session's form CSRF token (rendering a page makes one)."""

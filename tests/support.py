@@ -215,6 +215,8 @@ def start_service(
     """Start the Procfile's gunicorn command on a free port; returns the process and its URL."""
     port = port or free_port()
     env = service_env(emulator_url, port, **extra)
+    # One SQLite session file per test directory: the workers (and masters) of a test share it.
+    env.setdefault("SESSION_DB_PATH", str(tmp / "sessions.sqlite3"))
     if not env["PROMETHEUS_MULTIPROC_DIR"]:
         metrics_dir = tmp / f"metrics-{port}"
         metrics_dir.mkdir(exist_ok=True)

@@ -1,0 +1,56 @@
+"""The session cookie: a signed, untimed dict holding the session id and what CSRF needs.
+
+Flask's own cookie is timed by the signing host's clock, and a host whose clock runs behind
+refuses it as "from the future"; the sign-in's age is the record's business here
+(`SessionRecord.expires_at`), so the signature carries no time. What the cookie holds:
+
+    session_id   the random id of the server-side record (absent: signed out)
+    expires      when that record expires (epoch seconds): the cookie's Expires
+    csrf_token   the form CSRF token
+    flows        pending sign-ins: {state: [next path, started at]}
+    pick         the id of a pending organization choice kept in the session store
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import BadSignature, URLSafeSerializer
+
+SALT = "gts-session-cookie"
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """SecureCookieSessionInterface without the timestamp, expiring with the record."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeSerializer | None:  # type: ignore[override]
+        if not app.secret_key:
+            return None
+        return URLSafeSerializer(
+            app.secret_key,
+            salt=SALT,
+            serializer=self.serializer,
+            signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
+        )
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        try:
+            data = serializer.loads(value)
+        except BadSignature:
+            return self.session_class()
+        return self.session_class(data if isinstance(data, dict) else {})
+
+    def get_expiration_time(self, app: Flask, session) -> datetime | None:
+        expires = session.get("expires")
+        if isinstance(expires, int | float):
+            return datetime.fromtimestamp(expires, UTC)
+        return None  # no record yet (a sign-in under way): a browser-session cookie

@@ -1,0 +1,287 @@
+"""RedisSessionStore: session records shared by every worker and host through Redis.
+
+Layout (names carry keyed HMACs, `keys.mac`, and say nothing about sessions, users or
+organizations; the braces are hash tags, so a session's keys stay in one cluster slot):
+
+    gts:s:{<k>}     hash {b: sealed record, g: gen}; PX = time left until the record expires
+    gts:su:<u>      sorted set of k by expiry: the sessions of a user
+    gts:sx:<x>      sorted set of k by expiry: the sessions made from one WorkOS session
+    gts:so:<o>      sorted set of k by expiry: the sessions listing an organization
+    gts:ev:<e>      an event id already applied (EVENT_MEMORY_SECONDS)
+    gts:v:<name>    named values (Events API cursor, pending organization choices, leases)
+
+Every script touches one key, so the layout works on a Redis Cluster as on one Redis. An index
+drops members past their expiry whenever it is written, and expires with its last member; a
+member whose record is gone is dropped when an event finds it. No record means signed out:
+a FLUSHALL or a lost primary signs people out and never back in. Redis errors raise
+SessionStoreUnavailable (fail closed).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from service.keys import derive, mac
+from service.redis_link import RedisDown, RedisLink
+from service.sealing import Sealer
+from service.session_records import (
+    EVENT_MEMORY_SECONDS,
+    Change,
+    SessionRecord,
+    SessionStoreUnavailable,
+    organization_ids,
+)
+
+# Add a member, drop those past their expiry, and keep the set as long as its longest member.
+_INDEX = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
+return 1
+"""
+# Compare-and-set a record: 0 when it is gone, -1 when someone changed it since it was read.
+_SWAP = """
+local held = redis.call('HMGET', KEYS[1], 'b', 'g')
+if not held[1] then return 0 end
+if held[1] ~= ARGV[1] or (held[2] or '0') ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], 'b', ARGV[3], 'g', ARGV[4])
+return 1
+"""
+# Take a lease that is free, or renew one this owner holds.
+_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+SWAP_ATTEMPTS = 8
+
+
+class RedisSessionStore:
+    """SessionStore on Redis (standalone, with replicas, or a cluster)."""
+
+    def __init__(
+        self,
+        link: RedisLink,
+        secret_key: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        prefix: str = "gts",
+    ):
+        self._link = link
+        self._clock = clock
+        self._prefix = prefix
+        self._names = derive(secret_key, "session-store-names")
+        self._sealer = Sealer(secret_key, "session-records")
+        self._scripts: dict[int, tuple] = {}
+
+    # -- records ---------------------------------------------------------------------------
+
+    def create(self, record: SessionRecord) -> None:
+        """Store a new record, then index it by user, sid and organizations."""
+        k = self._k(record.id)
+        ttl_ms = self._ttl_ms(record.expires_at)
+        if ttl_ms <= 0:
+            return
+
+        def write(r):
+            pipe = r.pipeline(transaction=True)
+            pipe.delete(self._record_name(k))
+            pipe.hset(self._record_name(k), mapping={"b": self._seal(record), "g": record.gen})
+            pipe.pexpire(self._record_name(k), ttl_ms)
+            pipe.execute()
+
+        self._run(write)
+        self._index(record, k, ttl_ms)
+
+    def get(self, session_id: str) -> SessionRecord | None:
+        """The live record, or None."""
+        k = self._k(session_id)
+        held = self._run(lambda r: r.hmget(self._record_name(k), "b", "g"))
+        return self._open(held, session_id)
+
+    def update(self, session_id: str, change: Change, bump: bool = False) -> SessionRecord | None:
+        """Read, change and compare-and-set the record; None when it is gone."""
+        k = self._k(session_id)
+        name = self._record_name(k)
+        swap = self._script(_SWAP)
+        for _ in range(SWAP_ATTEMPTS):
+            held = self._run(lambda r: r.hmget(name, "b", "g"))
+            record = self._open(held, session_id)
+            if record is None:
+                return None
+            new = change(record)
+            gen = record.gen + 1 if bump else record.gen
+            new = replace(new, gen=gen)
+            args = [held[0], held[1] or b"0", self._seal(new), gen]
+            outcome = self._run(lambda r, a=args: swap(keys=[name], args=a, client=r))
+            if outcome == 0:
+                return None
+            if outcome == 1:
+                added = organization_ids(new) - organization_ids(record)
+                if added:
+                    self._index(new, k, self._ttl_ms(new.expires_at), only_orgs=added)
+                return new
+        raise SessionStoreUnavailable("session store: record changed too often to update")
+
+    def delete(self, session_id: str) -> SessionRecord | None:
+        """Remove a record and its index entries."""
+        k = self._k(session_id)
+        name = self._record_name(k)
+
+        def take(r):
+            pipe = r.pipeline(transaction=True)
+            pipe.hmget(name, "b", "g")
+            pipe.delete(name)
+            return pipe.execute()[0]
+
+        record = self._open(self._run(take), session_id)
+        if record is not None:
+            self._unindex(record, k)
+        return record
+
+    def find(self, *, user_id=None, sid=None, organization_id=None) -> list[SessionRecord]:
+        """Live records by user id, WorkOS sid or organization id."""
+        if user_id is not None:
+            index = self._index_name("su", user_id)
+        elif sid is not None:
+            index = self._index_name("sx", sid)
+        else:
+            index = self._index_name("so", organization_id)
+        members = self._run(lambda r: r.zrangebyscore(index, self._clock(), "+inf"))
+        found, gone = [], []
+        for k in members:
+            k = k.decode()
+            record = self._open(self._run(lambda r, k=k: r.hmget(self._record_name(k), "b", "g")))
+            if record is None:
+                gone.append(k)
+            elif organization_id is None or organization_id in organization_ids(record):
+                found.append(record)
+        if gone:
+            self._run(lambda r: r.zrem(index, *gone))
+        return found
+
+    # -- events, values and leases ---------------------------------------------------------
+
+    def claim_event(self, event_id: str) -> bool:
+        """True the first time this event id is claimed."""
+        name = f"{self._prefix}:ev:{mac(self._names, 'e', event_id)}"
+        return bool(self._run(lambda r: r.set(name, b"1", nx=True, ex=EVENT_MEMORY_SECONDS)))
+
+    def release_event(self, event_id: str) -> None:
+        """Forget a claim, so that a redelivery applies the event."""
+        self._run(lambda r: r.delete(f"{self._prefix}:ev:{mac(self._names, 'e', event_id)}"))
+
+    def get_value(self, name: str) -> str | None:
+        """A named value, or None."""
+        value = self._run(lambda r: r.get(self._value_name(name)))
+        return None if value is None else value.decode()
+
+    def set_value(self, name: str, value: str, seconds: float = EVENT_MEMORY_SECONDS) -> None:
+        """Keep a named value for `seconds`."""
+        ms = max(1, math.ceil(seconds * 1000))
+        self._run(lambda r: r.set(self._value_name(name), value.encode(), px=ms))
+
+    def pop_value(self, name: str) -> str | None:
+        """Remove a named value and return it."""
+        value = self._run(lambda r: r.getdel(self._value_name(name)))
+        return None if value is None else value.decode()
+
+    def lease(self, name: str, owner: str, seconds: float) -> bool:
+        """Take or renew a lease; False while another owner holds it."""
+        script = self._script(_LEASE)
+        ms = max(1, math.ceil(seconds * 1000))
+        key = self._value_name("lease:" + name)
+        return bool(self._run(lambda r: script(keys=[key], args=[owner, ms], client=r)))
+
+    def health(self) -> dict[str, object]:
+        """For /readyz: whether Redis answers."""
+        try:
+            self._run(lambda r: r.ping())
+        except SessionStoreUnavailable:
+            return {"backend": "redis", "ok": False}
+        return {"backend": "redis", "ok": True}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _run(self, op):
+        try:
+            return self._link.run(op)
+        except RedisDown as exc:
+            raise SessionStoreUnavailable(str(exc)) from exc
+
+    def _script(self, source: str):
+        # Registered once per client (a new client after a fork registers again).
+        client = self._link.client
+        held = self._scripts.get(id(source))
+        if held is None or held[0] is not client:
+            held = self._scripts[id(source)] = (client, client.register_script(source))
+        return held[1]
+
+    def _k(self, session_id: str) -> str:
+        return mac(self._names, "s", session_id)
+
+    def _record_name(self, k: str) -> str:
+        return f"{self._prefix}:s:{{{k}}}"
+
+    def _index_name(self, kind: str, value: str) -> str:
+        return f"{self._prefix}:{kind}:{mac(self._names, kind, value)}"
+
+    def _value_name(self, name: str) -> str:
+        return f"{self._prefix}:v:{mac(self._names, 'v', name)}"
+
+    def _ttl_ms(self, expires_at: float) -> int:
+        return math.ceil((expires_at - self._clock()) * 1000)
+
+    def _seal(self, record: SessionRecord) -> str:
+        return self._sealer.seal(record.to_json())
+
+    def _open(self, held, session_id: str | None = None) -> SessionRecord | None:
+        if not held or held[0] is None:
+            return None
+        body = self._sealer.unseal(held[0].decode())
+        if body is None:
+            return None
+        record = SessionRecord.from_json(body, int(held[1] or 0))
+        if session_id is not None and record.id != session_id:
+            return None  # a value copied under another session's name
+        return record if record.expires_at > self._clock() else None
+
+    def _indexes(self, record: SessionRecord, orgs: set[str]) -> list[str]:
+        names = [self._index_name("su", record.user_id)]
+        if record.sid:
+            names.append(self._index_name("sx", record.sid))
+        return names + [self._index_name("so", org) for org in sorted(orgs)]
+
+    def _index(
+        self, record: SessionRecord, k: str, ttl_ms: int, only_orgs: set[str] | None = None
+    ) -> None:
+        script = self._script(_INDEX)
+        if only_orgs is None:
+            names = self._indexes(record, organization_ids(record))
+        else:
+            names = [self._index_name("so", org) for org in sorted(only_orgs)]
+        args = [record.expires_at, k, self._clock(), ttl_ms]
+
+        def add(r):
+            # Not a transaction: the index keys live in different slots of a cluster.
+            pipe = r.pipeline(transaction=False)
+            for name in names:
+                script(keys=[name], args=args, client=pipe)
+            pipe.execute()
+
+        self._run(add)
+
+    def _unindex(self, record: SessionRecord, k: str) -> None:
+        def drop(r):
+            pipe = r.pipeline(transaction=False)
+            for name in self._indexes(record, organization_ids(record)):
+                pipe.zrem(name, k)
+            pipe.execute()
+
+        self._run(drop)

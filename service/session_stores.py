@@ -1,0 +1,22 @@
+"""Which session store a deployment gets: Redis when REDIS_URL is set, else SQLite."""
+
+from __future__ import annotations
+
+import os
+
+from service.redis_link import RedisLink
+from service.session_records import SessionStore
+from service.session_redis import RedisSessionStore
+from service.session_sqlite import SqliteSessionStore
+from service.settings import Settings
+
+
+def make_session_store(settings: Settings, instance_path: str) -> SessionStore:
+    """RedisSessionStore with REDIS_URL, else SqliteSessionStore at SESSION_DB_PATH."""
+    if settings.redis_url:
+        return RedisSessionStore(
+            RedisLink(settings.redis_url, name="session store"), settings.secret_key
+        )
+    # Flask's instance folder (git-ignored) unless SESSION_DB_PATH names another file.
+    path = settings.session_db_path or os.path.join(instance_path, "sessions.sqlite3")
+    return SqliteSessionStore(path, settings.secret_key)
