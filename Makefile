@@ -4,18 +4,25 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+# Two stamps: `make run` installs only what the service and the emulator need; test, lint
+# and bench add the test toolchain on top. Neither reinstalls what the other put there.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 APT_PACKAGES := redis-server chromium wrk
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test test-py test-js bench lint system-packages clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUN_STAMP): requirements.txt requirements-emulator.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-emulator.txt
+	@touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(PY) -m emulator.dev
 
 # Debian packages the system and browser tiers and the benchmark drive. Installed when
