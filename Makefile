@@ -22,8 +22,11 @@ $(STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
+# make runs the launcher as its direct child (no shell in between) and passes a SIGTERM on;
+# a SIGINT sent to make alone is not passed on (make waits for its child), which the
+# launcher notices by watching its parent (--stop-with-parent).
 run: $(RUN_STAMP)
-	$(PY) -m emulator.dev
+	$(PY) -m emulator.dev --stop-with-parent
 
 # Debian packages the system and browser tiers and the benchmark drive. Installed when
 # missing and running as root; otherwise those tiers say how to install them.
