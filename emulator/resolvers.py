@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from emulator import changes
+from emulator import operations
 from emulator.graphql_auth import (
     MANAGE_MEMBERS,
     Caller,
@@ -126,9 +126,9 @@ class Root:
         state = self._state
         with state.lock:
             return [
-                _session(state, s, self._caller)
+                _session(s, self._caller)
                 for s in state.sessions.values()
-                if s.user_id == self._caller.user_id and _session_active(state, s)
+                if s.user_id == self._caller.user_id and s.status == "active"
             ]
 
     # -- mutations ---------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class Root:
                 return {"__typename": "InviteeAlreadyMember", "email": email}
             if existing is not None and existing.status == "pending":
                 return {"__typename": "InviteeAlreadyInvited", "email": email}
-            membership = changes.invite(state, org_id, email, role)
+            membership = operations.invite_user(state, org_id, email, role)
             now = state.clock()
             invitation = {
                 "createdAt": iso(now),
@@ -172,7 +172,7 @@ class Root:
             membership = self._state.active_membership(user_id, org_id)
             if membership is None:
                 return {"__typename": "MemberNotFound", "userId": user_id}
-            changes.remove_membership(self._state, membership)
+            operations.delete_membership(self._state, membership.id)
         return {"__typename": "MemberRemoved", "userId": user_id}
 
     def updateMemberRole(self, info, input):
@@ -189,7 +189,7 @@ class Root:
             if unknown:
                 return {"__typename": "RoleNotFound", "roleSlugs": unknown}
             # multipleRolesEnabled is false here, so (as WorkOS says) only the first is used.
-            changes.change_role(state, membership, slugs[0])
+            operations.update_membership_role(state, membership.id, slugs[0])
             return {"__typename": "MemberRoleUpdated", "member": _member(state, membership)}
 
     def revokeSession(self, info, input):
@@ -200,14 +200,12 @@ class Root:
             if (
                 session is None
                 or session.user_id != self._caller.user_id
-                or not _session_active(state, session)
+                or session.status != "active"
             ):
                 return {"__typename": "SessionNotFound", "sessionId": session_id}
-            changes.revoke_session(state, session_id)
-            return {
-                "__typename": "SessionRevoked",
-                "session": _session(state, session, self._caller),
-            }
+            # The operation the REST revoke and the logout URL use: session.revoked fires.
+            operations.revoke_session(state, session_id)
+            return {"__typename": "SessionRevoked", "session": _session(session, self._caller)}
 
 
 def _page(items: list[dict], *, after, before, limit, order) -> dict:
@@ -310,27 +308,17 @@ def _permission(slug: str) -> dict:
     }
 
 
-def _session_active(state: EmulatorState, session) -> bool:
-    """A session is active while its refresh token still works (logout forgets it)."""
-    return bool(session.refresh_token) and state.refresh_tokens.get(session.refresh_token) == (
-        session.id
-    )
-
-
-def _session(state: EmulatorState, session, caller: Caller) -> dict:
-    # The emulator keeps no times, addresses or agents for sessions.
+def _session(session, caller: Caller) -> dict:
+    # The emulator records no activity or location for sessions.
     return {
-        "createdAt": SEED_TIME,
+        "createdAt": session.created_at or SEED_TIME,
         "currentLocation": None,
         "id": session.id,
-        "ipAddress": None,
+        "ipAddress": session.ip_address,
         "isCurrent": session.id == caller.session_id,
         "lastActivityAt": None,
         "organizationId": session.organization_id,
-        "state": {
-            "expiresAt": None,
-            "tag": "active" if _session_active(state, session) else "revoked",
-        },
-        "updatedAt": SEED_TIME,
-        "userAgent": None,
+        "state": {"expiresAt": session.expires_at, "tag": session.status},
+        "updatedAt": session.updated_at or session.created_at or SEED_TIME,
+        "userAgent": session.user_agent,
     }

@@ -8,6 +8,7 @@ import requests
 from emulator import sessions
 from emulator.state import User
 from tests.integration.test_emulator_client_api import KEY, graphql, token
+from tests.integration.test_emulator_events import fired
 
 MEMBERS = """
 query Members($limit: Int, $after: String, $before: String, $order: PaginationOrder,
@@ -403,6 +404,29 @@ def test_revoke_session_of_another_user_or_unknown_is_not_found(url, state):
         assert answer == {"__typename": "SessionNotFound", "sessionId": target}
     session = state.sessions[carols]
     assert state.refresh_tokens.get(session.refresh_token) == carols  # still signed in
+
+
+def test_mutations_fire_the_same_events_as_the_rest_routes(url, state):
+    alice = token(url)
+    authkit_session(url, state)
+    [session_id] = state.sessions
+    graphql(url, UPDATE_ROLE, alice, {"userId": "user_bob", "roleSlugs": ["admin"]})
+    graphql(url, INVITE, alice, {"email": "erin@acme.com"})
+    graphql(url, REMOVE, alice, {"userId": "user_bob"})
+    graphql(url, REVOKE, alice, {"id": session_id})
+    events = [
+        (kind, data.get("user_id"), data.get("status"), data.get("role"))
+        for kind, data in fired(url)
+    ]
+    erin = state.user_by_email("erin@acme.com").id
+    assert events == [
+        ("session.created", "user_alice", "active", None),
+        ("organization_membership.updated", "user_bob", "active", {"slug": "admin"}),
+        ("user.created", None, None, None),
+        ("organization_membership.created", erin, "pending", {"slug": "member"}),
+        ("organization_membership.deleted", "user_bob", "active", {"slug": "admin"}),
+        ("session.revoked", "user_alice", "revoked", None),
+    ]
 
 
 def test_mutation_without_a_token_is_unauthenticated(url, state):
