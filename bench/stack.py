@@ -119,12 +119,12 @@ class Stack:
         return url
 
     def sign_in(self, service_url: str, count: int) -> list[str]:
-        """Sign bench users 0..count-1 in through AuthKit; their `session=` cookies."""
+        """Sign bench users 0..count-1 in through AuthKit; their `gts=` cookies."""
 
         def one(n: int) -> str:
             http = sign_in_over_http(service_url, bench_user(n)[1])
             try:
-                return f"session={http.cookies['session']}"
+                return f"gts={http.cookies['gts']}"
             finally:
                 http.close()
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,6 +15,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app from the environment, with overrides keyed by variable name (tests)."""
     from service import api, auth, ops, pages, webhooks
     from service.cookie import CookieSessionInterface
+    from service.cors import init_cors
     from service.errors import register_error_handlers
     from service.events import EventApplier, EventsPoller
     from service.keys import derive
@@ -35,18 +37,26 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"))
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        SESSION_COOKIE_NAME="session",
+        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
+        SESSION_COOKIE_NAME=settings.session_cookie_name,
+        SESSION_COOKIE_DOMAIN=settings.session_cookie_domain,
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SAMESITE=settings.session_cookie_samesite,
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
-        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SAMESITE=settings.session_cookie_samesite,
         # The cookie is written when it changes, not re-signed on every answer: the sign-in's
         # age is the session record's (SESSION_LIFETIME_SECONDS from its sign-in time).
         SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
     )
+
+    if settings.trusted_proxies:
+        # Client address, scheme, host and path prefix from the N proxies in front; without
+        # TRUSTED_PROXIES the X-Forwarded-* headers are anyone's and are ignored.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
     metrics = Metrics()
     client = WorkOSClient(
@@ -96,6 +106,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     init_security_headers(app, csp, hsts=settings.session_cookie_secure)
     init_body_limit(app)
     register_error_handlers(app)
+    init_cors(app, settings.cors_allowed_origins)
     auth.init_auth(app)
     for blueprint in (pages.bp, api.bp, ops.bp, webhooks.bp):
         app.register_blueprint(blueprint)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from flask import Flask, Request
+from flask import Flask, Request, has_request_context, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -29,8 +29,11 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     def get_signing_serializer(self, app: Flask) -> URLSafeSerializer | None:  # type: ignore[override]
         if not app.secret_key:
             return None
+        # itsdangerous signs with the last key and accepts any: cookies signed under a key in
+        # SECRET_KEY_FALLBACKS keep working after a rotation (as Flask 3.1's own cookie does).
+        keys = [*app.config.get("SECRET_KEY_FALLBACKS", ()), app.secret_key]
         return URLSafeSerializer(
-            app.secret_key,
+            keys,
             salt=SALT,
             serializer=self.serializer,
             signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
@@ -48,6 +51,16 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         except BadSignature:
             return self.session_class()
         return self.session_class(data if isinstance(data, dict) else {})
+
+    def get_cookie_path(self, app: Flask) -> str:
+        # Under a path prefix (X-Forwarded-Prefix behind a trusted proxy) the cookie is scoped
+        # to it; a __Host- cookie must have Path=/ or the browser drops it.
+        if self.get_cookie_name(app).startswith("__Host-"):
+            return "/"
+        configured = app.config.get("SESSION_COOKIE_PATH")
+        if configured:
+            return configured
+        return (request.script_root if has_request_context() else "") or "/"
 
     def get_expiration_time(self, app: Flask, session) -> datetime | None:
         expires = session.get("expires")

@@ -349,8 +349,11 @@ def openapi_document() -> dict:
                 "session": {
                     "type": "apiKey",
                     "in": "cookie",
-                    "name": "session",
-                    "description": "The signed Flask session cookie set by GET /callback.",
+                    "name": "gts",
+                    "description": (
+                        "The signed session cookie set by GET /callback: SESSION_COOKIE_NAME, "
+                        "by default __Host-gts when Secure and host-only, gts otherwise."
+                    ),
                 }
             },
         },

@@ -60,7 +60,7 @@ def test_document_is_valid_openapi_3_1(app, document):
     assert document["components"]["securitySchemes"]["session"] == {
         "type": "apiKey",
         "in": "cookie",
-        "name": "session",
+        "name": "gts",
         "description": document["components"]["securitySchemes"]["session"]["description"],
     }
 
@@ -347,7 +347,7 @@ def test_fuzz_anonymous(case, served):
 def alice_cookie(fuzz_app, emulator) -> str:
     browser = Browser(fuzz_app.test_client(), emulator)
     browser.sign_in(ALICE)
-    return browser.client.get_cookie("session").value
+    return browser.client.get_cookie("gts").value
 
 
 @schema.parametrize()
@@ -355,6 +355,6 @@ def alice_cookie(fuzz_app, emulator) -> str:
 def test_fuzz_signed_in(case, served, alice_cookie):
     # Alice's cookie replaces the generated one, unless this case is about a missing or bad one.
     if not case.operation.schema.is_security_param_negated(case):
-        case.cookies = {**(case.cookies or {}), "session": alice_cookie}
+        case.cookies = {**(case.cookies or {}), "gts": alice_cookie}
     # ignored_auth also replays each answered case without the cookie and with a made-up one.
     case.call_and_validate(base_url=served, checks=[*CHECKS, ignored_auth])

@@ -158,9 +158,9 @@ def test_a_cookie_kept_from_before_sign_out_stays_signed_out(browser, emulator):
     """A copy of the cookie taken before sign-out still has a good signature: no record."""
     browser.sign_in(ALICE)
     assert browser.token().status_code == 200
-    kept = browser.client.get_cookie("session").value
+    kept = browser.client.get_cookie("gts").value
     browser.client.post("/logout", data={"csrf_token": browser.csrf()})
-    browser.client.set_cookie("session", kept)
+    browser.client.set_cookie("gts", kept)
     replayed = browser.token()
     assert replayed.status_code == 401 and replayed.json["error"] == "unauthenticated"
     assert b'data-testid="sign-in"' in browser.client.get("/").data
