@@ -33,6 +33,10 @@ ORG = "org_bench"
 HIGH_RATE_LIMIT = "100000000/minute"
 TOKEN_ROUTE = "/api/graphql-token"
 
+# The services the bench starts protect /metrics and /readyz's details, as a deployment should.
+METRICS_TOKEN = "bench-metrics-token-0123456789"
+OPS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 
 def bench_user(n: int) -> tuple[str, str]:
     """(user id, email) of the n-th seeded bench user."""
@@ -100,7 +104,7 @@ class Stack:
     def service(self, emulator_url: str, **env: object) -> str:
         """The Procfile's gunicorn command with env overrides; returns its base URL."""
         port = free_port()
-        environment = service_env(emulator_url, port, **env)
+        environment = service_env(emulator_url, port, METRICS_TOKEN=METRICS_TOKEN, **env)
         if not environment["PROMETHEUS_MULTIPROC_DIR"]:
             metrics = self.tmp / f"metrics-{port}"
             metrics.mkdir()
@@ -140,7 +144,8 @@ class Stack:
 
 def token_store_backend(service_url: str) -> str:
     """The token store backend /readyz reports: "memory" or "redis"."""
-    body = requests.get(service_url + "/readyz", timeout=5).json()
+    # Only the METRICS_TOKEN holder is told which store answers.
+    body = requests.get(service_url + "/readyz", headers=OPS_HEADERS, timeout=5).json()
     store = body.get("token_store") or {}
     return str(store.get("backend", "unknown"))
 

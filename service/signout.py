@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import current_app, jsonify, redirect, request, session, url_for
 from flask_login import current_user
 
+from service import errors
 from service.auth import bp, current_record, public_origin, sessions
 from service.errors import ApiError
 from service.security import require_csrf, safe_next
@@ -35,12 +36,6 @@ def _return_to(value: str | None) -> str:
     )
 
 
-def _wants_json() -> bool:
-    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
-        "application/json"
-    )
-
-
 @bp.post("/logout")
 def logout():
     """Delete the session record and its cached tokens, then end the WorkOS session.
@@ -48,7 +43,7 @@ def logout():
     A form gets a 302 to WorkOS's logout URL; a script (Accept: application/json) gets 200
     {logout_url} to navigate to, since fetch cannot follow a cross-origin redirect usefully.
     """
-    wants_json = _wants_json()
+    wants_json = errors.wants_json()
     return_to = _return_to(request.values.get("return_to"))
     if current_user.is_authenticated:
         require_csrf(message="Sign-out needs a valid CSRF token.")
