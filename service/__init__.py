@@ -70,6 +70,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         settings.redis_url,
         settings.secret_key,
         settings.token_cache_maxsize,
+        fallbacks=settings.secret_key_fallbacks,
         on_state_change=lambda degraded: metrics.store_degraded.set(int(degraded)),
     )
     broker = TokenBroker(
@@ -92,7 +93,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         events=applier,
         metrics=metrics,
         rate_limit=RateLimit(settings.token_rate_limit, settings.redis_url),
-        sealer=Sealer(settings.secret_key, "pending-authentication"),
+        sealer=Sealer(settings.secret_key, "pending-authentication", settings.secret_key_fallbacks),
         pkce_key=derive(settings.secret_key, "pkce-verifier"),
     )
     if settings.workos_events_poll_seconds:

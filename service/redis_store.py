@@ -45,7 +45,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
@@ -101,6 +101,7 @@ class RedisTokenStore:
         retry_interval: float = 5.0,
         key_prefix: str = "gts",
         on_state_change: Callable[[bool], object] | None = None,
+        fallbacks: Sequence[str] = (),
     ):
         if local_ttl < 0 or lock_timeout <= 0 or lock_wait < 0 or retry_interval <= 0:
             raise ValueError("local_ttl, lock_wait >= 0; lock_timeout, retry_interval > 0")
@@ -116,7 +117,10 @@ class RedisTokenStore:
         self._prefix = key_prefix
         self._on_state_change = on_state_change
         self._names_key = derive(secret_key, "redis-keys")
-        self._sealer = Sealer(secret_key, "redis-token-values")
+        # Entries written under a former SECRET_KEY's names are read (and evicted) until they
+        # expire, so a rotation costs no new mints.
+        self._old_names_keys = [derive(key, "redis-keys") for key in fallbacks]
+        self._sealer = Sealer(secret_key, "redis-token-values", fallbacks)
         self._local = MemoryTokenStore(maxsize, clock) if local_ttl > 0 else None
         self._fallback = MemoryTokenStore(maxsize, clock)
         self._maxsize = maxsize
@@ -201,17 +205,17 @@ class RedisTokenStore:
 
     # -- names and values ------------------------------------------------------------------
 
-    def _mac(self, *parts: str) -> str:
-        return mac(self._names_key, *parts)
+    def _mac(self, *parts: str, names: bytes | None = None) -> str:
+        return mac(names or self._names_key, *parts)
 
-    def _token_name(self, key: TokenKey) -> str:
-        return f"{self._prefix}:tok:{self._mac('tok', *key)}"
+    def _token_name(self, key: TokenKey, names: bytes | None = None) -> str:
+        return f"{self._prefix}:tok:{self._mac('tok', *key, names=names)}"
 
-    def _session_name(self, session_id: str) -> str:
-        return f"{self._prefix}:sess:{self._mac('sess', session_id)}"
+    def _session_name(self, session_id: str, names: bytes | None = None) -> str:
+        return f"{self._prefix}:sess:{self._mac('sess', session_id, names=names)}"
 
-    def _org_tag(self, organization_id: str) -> str:
-        return self._mac("org", organization_id)
+    def _org_tag(self, organization_id: str, names: bytes | None = None) -> str:
+        return self._mac("org", organization_id, names=names)
 
     def _seal(self, name: str, entry: CachedToken) -> str:
         body = {
@@ -240,12 +244,13 @@ class RedisTokenStore:
     # -- Redis operations (each runs through _attempt) -------------------------------------
 
     def _redis_get(self, r: redis.Redis, key: TokenKey) -> CachedToken | None:
-        name = self._token_name(key)
-        value = r.get(name)
-        entry = self._unseal(name, value) if value is not None else None
-        if entry is None or entry.serve_until <= self._clock():
-            return None
-        return entry
+        for names in (self._names_key, *self._old_names_keys):
+            name = self._token_name(key, names)
+            value = r.get(name)
+            entry = self._unseal(name, value) if value is not None else None
+            if entry is not None and entry.serve_until > self._clock():
+                return entry
+        return None
 
     def _redis_put(self, r: redis.Redis, key: TokenKey, entry: CachedToken) -> None:
         ttl_ms = math.ceil((entry.serve_until - self._clock()) * 1000)
@@ -265,10 +270,23 @@ class RedisTokenStore:
         organization_id: str | None,
         only: TokenKey | None = None,
     ) -> int:
-        index = self._session_name(session_id)
+        return sum(
+            self._redis_evict_under(r, names, session_id, organization_id, only)
+            for names in (self._names_key, *self._old_names_keys)
+        )
+
+    def _redis_evict_under(
+        self,
+        r: redis.Redis,
+        names: bytes,
+        session_id: str,
+        organization_id: str | None,
+        only: TokenKey | None,
+    ) -> int:
+        index = self._session_name(session_id, names)
         members = r.hgetall(index)  # {token key name: org tag}
-        tag = None if organization_id is None else self._org_tag(organization_id).encode()
-        wanted = None if only is None else self._token_name(only).encode()
+        tag = None if organization_id is None else self._org_tag(organization_id, names).encode()
+        wanted = None if only is None else self._token_name(only, names).encode()
         doomed = [
             name
             for name, org in members.items()
@@ -440,6 +458,7 @@ def make_token_store(
     maxsize: int,
     clock: Callable[[], float] = time.time,
     on_state_change: Callable[[bool], object] | None = None,
+    fallbacks: Sequence[str] = (),
     **options: float,
 ) -> TokenStore:
     """RedisTokenStore when redis_url is set, else the in-process MemoryTokenStore."""
@@ -451,5 +470,6 @@ def make_token_store(
         maxsize=maxsize,
         clock=clock,
         on_state_change=on_state_change,
+        fallbacks=fallbacks,
         **options,
     )

@@ -15,8 +15,10 @@ def make_session_store(settings: Settings, instance_path: str) -> SessionStore:
     """RedisSessionStore with REDIS_URL, else SqliteSessionStore at SESSION_DB_PATH."""
     if settings.redis_url:
         return RedisSessionStore(
-            RedisLink(settings.redis_url, name="session store"), settings.secret_key
+            RedisLink(settings.redis_url, name="session store"),
+            settings.secret_key,
+            fallbacks=settings.secret_key_fallbacks,
         )
     # Flask's instance folder (git-ignored) unless SESSION_DB_PATH names another file.
     path = settings.session_db_path or os.path.join(instance_path, "sessions.sqlite3")
-    return SqliteSessionStore(path, settings.secret_key)
+    return SqliteSessionStore(path, settings.secret_key, fallbacks=settings.secret_key_fallbacks)
