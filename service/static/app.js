@@ -17,6 +17,9 @@ const ME = 'me { id email firstName lastName }';
 export const QUERY_WITH_ORGANIZATION = `query AppPage($id: ID!) { ${ME} organization(id: $id) { id name } }`;
 export const QUERY_WITHOUT_ORGANIZATION = `query AppPage { ${ME} }`;
 const DEFAULT_QUERY_INTERVAL_MS = 5000;
+// How often the page asks whether its session still exists (WorkOS may end it: a revoked
+// session, a deleted user). No WorkOS call is made for it.
+const SESSION_CHECK_MS = 15000;
 
 /** "Alice Anders <alice@acme.com> · Acme Corp" from the query's data. */
 export function summarize(data) {
@@ -110,7 +113,8 @@ function main() {
     if (state.leaving) return;
     state.leaving = true;
     client.stop();
-    window.location.assign('/');
+    // The sign-in page then says why: the session ended without this tab asking for it.
+    window.location.assign('/?ended=1');
   }
 
   function renderCountdown() {
@@ -152,6 +156,7 @@ function main() {
 
   async function refreshSession() {
     state.sessionStale = false;
+    state.sessionCheckedAt = performance.now();
     try {
       const response = await fetch('/api/session', {
         headers: { 'X-CSRF': '1', Accept: 'application/json' },
@@ -222,7 +227,8 @@ function main() {
     state.queryTimer = null;
     if (state.leaving) return;
     if (!state.paused && !state.switching) {
-      if (state.sessionStale) await refreshSession();
+      const due = performance.now() - (state.sessionCheckedAt ?? 0) >= SESSION_CHECK_MS;
+      if (state.sessionStale || due) await refreshSession();
       await runQuery();
     }
     // A tick started elsewhere (a switch, the page becoming visible) may have armed one already.
