@@ -167,17 +167,25 @@ class Watcher:
 
 
 def measure(
-    urls: list[str], cookies: dict[str, str], change, bound: float, ends: set, path=None
-) -> tuple[float, Answer]:
+    urls: list[str],
+    cookies: dict[str, str],
+    change,
+    bound: float,
+    ends: set,
+    path: str = "/api/graphql-token",
+    warm: float = 0.3,
+) -> tuple[float, list[tuple[int, str | None]]]:
     """Seconds from change() to the first answer in `ends` followed only by such answers,
-    and that answer.
+    and every answer (status, error code) that came after the change.
 
-    The watchers start before the change (every worker holds a fresh copy of the record)
-    and go on until COPY_SECONDS + 0.3 s have passed since the last 200, so no worker's copy
-    can still answer 200 after the figure.
+    The watchers start `warm` seconds before the change, so every worker holds a copy of the
+    record; each copy is reloaded once it is COPY_SECONDS old, so varying `warm` over one
+    COPY_SECONDS varies the age of the copies at the change (an artefact otherwise: with a
+    fixed warm-up every figure is COPY_SECONDS - warm). The watchers go on until
+    COPY_SECONDS + 0.3 s after the last 200, so no copy can still answer 200 after the figure.
     """
-    with Watcher(urls, cookies, path or "/api/graphql-token") as watcher:
-        time.sleep(0.3)
+    with Watcher(urls, cookies, path) as watcher:
+        time.sleep(warm)
         assert any(a.status == 200 for a in watcher.seen()), "the session did not work before"
         started = time.monotonic()
         change()
@@ -195,7 +203,7 @@ def measure(
     assert tail, f"still answering 200 {last_ok - started:.2f} s after the change"
     unexpected = {(a.status, a.error) for a in tail} - ends
     assert not unexpected, unexpected
-    return tail[0].at - started, tail[0]
+    return tail[0].at - started, [(a.status, a.error) for a in answers if a.at > started]
 
 
 def refused_mints(upstream) -> int:
@@ -230,14 +238,15 @@ def test_session_revoked_at_workos_signs_out_on_every_worker_in_time(
             assert token(url, cookies).status_code == 200
 
     times = []
-    for cookies, sid in sessions[:REPEATS]:
+    for n, (cookies, sid) in enumerate(sessions[:REPEATS]):
 
         def revoke(sid=sid):
             workos(
                 "POST", upstream.url + "/user_management/sessions/revoke", json={"session_id": sid}
             )
 
-        times.append(measure(urls, cookies, revoke, bound, SIGNED_OUT)[0])
+        warm = 0.3 + COPY_SECONDS * n / REPEATS
+        times.append(measure(urls, cookies, revoke, bound, SIGNED_OUT, warm=warm)[0])
     record(figures, hosts, source, "session.revoked", times, bound)
     # Only the revoked WorkOS sessions ended.
     for cookies, _ in sessions[REPEATS:]:
@@ -256,7 +265,7 @@ def test_deleted_membership_is_refused_by_workos_not_served_from_cache(
 ):
     urls = deploy(hosts, source)
     times = []
-    for _ in range(MEMBERSHIP_REPEATS):
+    for n in range(MEMBERSHIP_REPEATS):
         membership = requests.post(
             upstream.url + "/_emulate/memberships",
             json={"user_id": "user_alice", "organization_id": "org_acme", "role": "admin"},
@@ -274,10 +283,13 @@ def test_deleted_membership_is_refused_by_workos_not_served_from_cache(
                 f"{upstream.url}/user_management/organization_memberships/{membership_id}",
             )
 
-        took, first = measure(urls, cookies, delete, WEBHOOK_BOUND, REFUSED)
+        warm = 0.3 + COPY_SECONDS * n / MEMBERSHIP_REPEATS
+        took, after = measure(urls, cookies, delete, WEBHOOK_BOUND, REFUSED, warm=warm)
         times.append(took)
         # Answered by WorkOS, not from a cached token: a mint was asked for, and refused.
-        assert (first.status, first.error) == (403, "not_a_member")
+        # (Another worker may serve its cached token from its copy of the record, at most
+        # COPY_SECONDS old, a little after the first refusal; measure() counts that.)
+        assert (403, "not_a_member") in after
         assert refused_mints(upstream) >= 1
         for url in urls:
             assert outcome(token(url, cookies))[0] == 403
@@ -326,9 +338,9 @@ def test_deactivated_membership_makes_the_next_token_request_ask_workos(deploy, 
             upstream.url + "/user_management/organization_memberships/om_alice_acme/deactivate",
         )
 
-    took, first = measure(urls, cookies, deactivate, WEBHOOK_BOUND, REFUSED)
+    took, after = measure(urls, cookies, deactivate, WEBHOOK_BOUND, REFUSED)
     record(figures, "sqlite", "webhook", "membership inactive -> 403", [took], WEBHOOK_BOUND)
-    assert (first.status, first.error) == (403, "not_a_member")
+    assert (403, "not_a_member") in after
     assert refused_mints(upstream) >= 1  # WorkOS was asked, and said no
     me = requests.get(urls[0] + "/api/session", headers=CSRF, cookies=cookies, timeout=10)
     assert me.status_code == 200  # still signed in, but no longer acting for org_acme
