@@ -129,7 +129,10 @@ def seconds(value: float | None) -> str:
 def test_sqlite_signed_out_copy_stays_out_after_1000_sign_outs_and_a_restart(
     tmp_path, upstream, services
 ):
-    proc, url = services(upstream.url, WEB_CONCURRENCY=2)
+    # The old deny-list was an LRU of TOKEN_CACHE_MAXSIZE: far fewer than the sign-outs here,
+    # so any state kept in a bounded per-process cache would let the copy back in.
+    small = {"WEB_CONCURRENCY": 2, "TOKEN_CACHE_MAXSIZE": 100}
+    proc, url = services(upstream.url, **small)
     port = int(url.rsplit(":", 1)[1])
     victim = signed_in(url)
     kept = signed_in(url)
@@ -156,7 +159,7 @@ def test_sqlite_signed_out_copy_stays_out_after_1000_sign_outs_and_a_restart(
     assert_unauthenticated(whoami(url, copy))
 
     assert proc.stop() == 0
-    restarted, url = services(upstream.url, port=port, WEB_CONCURRENCY=2)
+    _, url = services(upstream.url, port=port, **small)
     assert url.endswith(f":{port}")
     upstream.clear_log()
     for _ in range(20):
@@ -265,13 +268,13 @@ class CookieMeter:
     def __init__(self, service_url: str):
         self.url = service_url
         self.http = requests.Session()
-        self.seen: list[tuple[str, int]] = []  # (step, bytes of the header value)
+        self.seen: list[tuple[str, int]] = []  # (step, bytes of the header value; 0: none)
 
     def call(self, step: str, method: str, url: str, **kwargs) -> requests.Response:
         response = self.http.request(method, url, allow_redirects=False, timeout=30, **kwargs)
         if url.startswith(self.url):
-            for header in response.raw.headers.getlist("Set-Cookie"):
-                self.seen.append((step, len(header.encode())))
+            headers = response.raw.headers.getlist("Set-Cookie")
+            self.seen += [(step, len(h.encode())) for h in headers] or [(step, 0)]
         return response
 
 
@@ -321,14 +324,14 @@ def test_every_cookie_stays_under_1kb_with_200_memberships(tmp_path, services):
         sign_out = meter.call("/logout", "POST", url + "/logout", headers=CSRF)
         assert sign_out.status_code == 302
 
-        assert meter.seen, "the service set no cookie"
+        assert any(size for _, size in meter.seen), "the service set no cookie"
         worst: dict[str, int] = {}
         for step, size in meter.seen:
             worst[step] = max(worst.get(step, 0), size)
         print(f"\nSet-Cookie sizes, user with {MEMBERSHIPS} memberships (bytes, whole header):")
         print("| step | largest Set-Cookie |\n|---|---|")
         for step, size in worst.items():
-            print(f"| {step} | {size} |")
+            print(f"| {step} | {size or 'none set'} |")
         too_big = [(step, size) for step, size in meter.seen if size >= COOKIE_BOUND]
         assert not too_big, too_big
     finally:
