@@ -8,10 +8,12 @@
  *   [data-testid=user-email], [data-testid=organization-name],
  *   form#organization-form > select[data-testid=organization-switcher],
  *   [data-testid=token-expires-in], [data-testid=graphql-result],
- *   button[data-testid=fetch-token], [data-testid=status], [data-testid=sign-out] (in a form)
+ *   button[data-testid=fetch-token], [data-testid=status], [data-testid=sign-out] (in a form),
+ *   section[data-testid=members] (optional: the members card, see members.js)
  * Never writes the token into the DOM.
  */
 import { createTokenClient } from './graphql-token.js';
+import { createMembersTable } from './members.js';
 
 const ME = 'me { id email firstName lastName }';
 export const QUERY_WITH_ORGANIZATION = `query AppPage($id: ID!) { ${ME} organization(id: $id) { id name } }`;
@@ -101,6 +103,12 @@ function main() {
     graphqlUrl: body.dataset.graphqlUrl,
     organizationId: state.organizationId,
     ...marginOptions(body.dataset.tokenMarginSeconds),
+  });
+
+  const members = createMembersTable({
+    client,
+    root: document.querySelector('section[data-testid="members"]'),
+    describeFailure,
   });
 
   function say(text, tone = 'info') {
@@ -269,6 +277,7 @@ function main() {
       await refreshSession();
       switched = true;
       say(`Switched to ${ui.organizationName?.textContent || state.organizationId}.`);
+      members.reset();
     } catch (err) {
       say(`Could not switch organization: ${describeFailure(err)}`, 'error');
     } finally {
@@ -278,7 +287,7 @@ function main() {
         ui.switcher.value = state.organizationId ?? '';
       }
     }
-    if (switched) await tick();
+    if (switched) await Promise.all([tick(), members.load()]);
   }
 
   client.addEventListener('token', ({ detail }) => {
@@ -330,6 +339,7 @@ function main() {
   client.start();
   refreshSession();
   tick();
+  if (state.organizationId) members.load();
 }
 
 // Only the app page carries data-graphql-url; anywhere else (or outside a browser) do nothing.
