@@ -199,6 +199,9 @@ class RedisTokenStore:
     def _session_name(self, session_id: str) -> str:
         return f"{self._prefix}:sess:{self._tag(session_id)}"
 
+    def _lock_name(self, key: TokenKey) -> str:
+        return f"{self._prefix}:lock:{self._tag(key[0])}:{self._mac('tok', *key)}"
+
     def _org_tag(self, organization_id: str) -> str:
         return self._mac("org", organization_id)
 
@@ -275,9 +278,8 @@ class RedisTokenStore:
 
     @contextmanager
     def _redis_lock(self, r: redis.Redis, key: TokenKey) -> Iterator[None]:
-        name = f"{self._prefix}:lock:{self._tag(key[0])}:{self._mac('tok', *key)}"
         lock = r.lock(
-            name,
+            self._lock_name(key),
             timeout=self._lock_timeout,
             sleep=self._lock_poll,
             blocking_timeout=self._lock_wait,

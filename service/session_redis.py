@@ -263,11 +263,10 @@ class RedisSessionStore:
         args = [record.expires_at, k, self._clock(), ttl_ms]
 
         def add(r):
-            # Not a transaction: the index keys live in different slots of a cluster.
-            pipe = r.pipeline(transaction=False)
+            # One call per index: they live in different slots of a cluster, and a cluster
+            # pipeline refuses scripts (redis-py). Sign-in only, so the round trips are cheap.
             for name in names:
-                script(keys=[name], args=args, client=pipe)
-            pipe.execute()
+                script(keys=[name], args=args, client=r)
 
         self._run(add)
 
