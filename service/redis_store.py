@@ -190,8 +190,12 @@ class RedisTokenStore:
     def _mac(self, *parts: str) -> str:
         return mac(self._names_key, *parts)
 
-    def _tag(self, session_id: str) -> str:
-        return "{" + session_tag(self._tags_key, session_id) + "}"
+    def _tag(self, session: str) -> str:
+        # The broker's session part is the record's `token_session`, "<id>.<gen>": the tag
+        # comes from the id alone, so a session's tokens sit in its record's slot. Any other
+        # form still gives one tag per session (placement, not correctness, relies on this).
+        record_id = session.rpartition(".")[0] or session
+        return "{" + session_tag(self._tags_key, record_id) + "}"
 
     def _token_name(self, key: TokenKey) -> str:
         return f"{self._prefix}:tok:{self._tag(key[0])}:{self._mac('tok', *key)}"

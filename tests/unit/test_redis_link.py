@@ -84,7 +84,7 @@ def session_keys(session_id: str) -> list[str]:
     records = RedisSessionStore(link, SECRET)
     names = [records._record_name(records._k(session_id)), tokens._session_name(session_id)]
     for org in ("org_01HACME", "org_01HGLOBEX"):
-        key = (session_id, "user_01HALICE", org)
+        key = (f"{session_id}.3", "user_01HALICE", org)  # the record's token_session
         names += [tokens._token_name(key), tokens._lock_name(key)]
     return names
 
