@@ -4,19 +4,32 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+# Two stamps: `make run` installs only what the service and the emulator need; test, lint
+# and bench add the test toolchain on top. Neither reinstalls what the other put there.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 APT_PACKAGES := redis-server chromium wrk
+# The example consumer of the browser client; its pinned TypeScript checks the declarations.
+EXAMPLES := examples/graphql-token
+NPM_STAMP := $(EXAMPLES)/node_modules/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-py test-js bench lint system-packages clean
+.PHONY: run test test-py test-js test-types bench lint system-packages clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUN_STAMP): requirements.txt requirements-emulator.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-emulator.txt
+	@touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
-run: $(STAMP)
-	$(PY) -m emulator.dev
+# make runs the launcher as its direct child (no shell in between) and passes a SIGTERM on;
+# a SIGINT sent to make alone is not passed on (make waits for its child), which the
+# launcher notices by watching its parent (--stop-with-parent).
+run: $(RUN_STAMP)
+	$(PY) -m emulator.dev --stop-with-parent
 
 # Debian packages the system and browser tiers and the benchmark drive. Installed when
 # missing and running as root; otherwise those tiers say how to install them.
@@ -26,6 +39,7 @@ system-packages:
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
@@ -45,13 +59,21 @@ lint: $(STAMP)
 test-js:
 	node --test tests/js/
 
+$(NPM_STAMP): $(EXAMPLES)/package.json $(EXAMPLES)/package-lock.json
+	cd $(EXAMPLES) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
+
+# graphql-token.d.ts against the examples that use it, strict: a drift fails make test.
+test-types: $(NPM_STAMP)
+	cd $(EXAMPLES) && node_modules/.bin/tsc --noEmit -p .
+
 test-py: $(STAMP)
 	$(PY) -m pytest
 
-test: $(STAMP) system-packages lint test-js test-py
+test: $(STAMP) system-packages lint test-js test-types test-py
 
 bench: $(STAMP) system-packages
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts bench/results.json
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts bench/results.json $(EXAMPLES)/node_modules

@@ -1,10 +1,13 @@
-"""Client API: `POST /client/token` for the backend, `POST /client/graphql` for browsers."""
+"""Client API: `POST /client/token` for the backend, `POST /client/graphql` for browsers.
+
+The GraphQL side is split by concern: emulator/schema.py (the SDL), emulator/graphql_auth.py
+(tokens, permissions, error codes), emulator/resolvers.py (queries and mutations).
+"""
 
 from __future__ import annotations
 
 import secrets
 
-import jwt
 from flask import Blueprint, jsonify, request
 from graphql import (
     FieldNode,
@@ -19,12 +22,16 @@ from graphql import (
 )
 
 from emulator.api import bearer, error, get_state, issuer, require_api_key
-from emulator.schema import SCHEMA, Caller, Root
+from emulator.graphql_auth import UNAUTHORIZED, caller_from_token
+from emulator.resolvers import Root
+from emulator.schema import SCHEMA
 from emulator.state import EmulatorState, new_id
 
 bp = Blueprint("client_api", __name__)
 
 CORS_MAX_AGE = "600"
+# What the browser may send: WorkOS's widgets add their version and type to every request.
+CORS_HEADERS = "Authorization, Content-Type, WorkOS-Widgets-Version, WorkOS-Widgets-Type"
 
 
 @bp.post("/client/token")
@@ -47,7 +54,8 @@ def create_token():
             return error(404, message=f"Organization not found: '{org_id}'")
         if user_id not in state.users:
             return error(404, message=f"User not found: '{user_id}'")
-        if state.active_membership(user_id, org_id) is None:
+        membership = state.active_membership(user_id, org_id)
+        if membership is None:
             return error(
                 422, message=f"User '{user_id}' is not an active member of organization '{org_id}'."
             )
@@ -60,6 +68,8 @@ def create_token():
             "jti": secrets.token_hex(16),
             "iat": now,
             "exp": now + state.settings.client_token_ttl,
+            # WorkOS's widgets read this claim to decide what to offer (use-permissions.js).
+            "permissions": list(state.roles.get(membership.role, [])),
         }
     return jsonify(token=state.signing_key.sign(claims)), 201
 
@@ -80,7 +90,7 @@ def cors(response):
     response.vary.add("Origin")
     if _origin_allowed():
         response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
-        response.headers["Access-Control-Allow-Headers"] = "authorization, content-type"
+        response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
         response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
         response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE
     return response
@@ -110,11 +120,16 @@ def _run(state: EmulatorState, body: object) -> dict:
         return {"data": None, "errors": [e.formatted for e in errors]}
     operation = get_operation_ast(document, operation_name)
     fields = _top_level_fields(document, operation) if operation else []
-    caller = _caller(state)
+    caller = caller_from_token(state, bearer())
     # Introspection needs no token, so GraphQL tooling can read the schema.
     if caller is None and not all(name.startswith("__") for _, name in fields):
         first = next((key for key, name in fields if not name.startswith("__")), None)
-        return {"data": None, "errors": [{"message": "Unauthorized", "path": [first]}]}
+        refusal = {
+            "message": UNAUTHORIZED,
+            "path": [first],
+            "extensions": {"code": "UNAUTHENTICATED"},
+        }
+        return {"data": None, "errors": [refusal]}
     result = execute(
         SCHEMA,
         document,
@@ -127,26 +142,6 @@ def _run(state: EmulatorState, body: object) -> dict:
 
 def _failure(message: str) -> dict:
     return {"data": None, "errors": [{"message": message}]}
-
-
-def _caller(state: EmulatorState) -> Caller | None:
-    """Who the Bearer token speaks for, if it is ours, unexpired and still a member."""
-    token = bearer()
-    if token is None:
-        return None
-    try:
-        claims = state.signing_key.verify(token)
-    except jwt.InvalidTokenError:
-        return None
-    user_id, org_id, exp = claims.get("sub"), claims.get("org_id"), claims.get("exp")
-    with state.lock:
-        if not isinstance(exp, int | float) or exp <= state.clock():
-            return None
-        if user_id not in state.users:
-            return None
-        if org_id is not None and state.active_membership(user_id, org_id) is None:
-            return None
-    return Caller(user_id, org_id)
 
 
 def _top_level_fields(document, operation) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -14,6 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"  # git-ignored: local secrets and the signing key survive restarts
+# A process blocks a signal while its handler for it runs. make's handler for SIGINT waits
+# for make's children without passing the signal on, so the launcher has to notice it there.
+STOP_SIGNALS = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
 
 
 def _local_secret(name: str, prefix: str = "") -> str:
@@ -48,8 +52,46 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not answer within {timeout:.0f}s")
 
 
-def main() -> int:
+def _blocked_signals(pid: int) -> int:
+    """The mask of signals `pid` blocks (Linux /proc); 0 where that cannot be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("SigBlk:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+class ParentWatch:
+    """Tells when the parent (make) has died or is handling a SIGINT or SIGTERM sent to it."""
+
+    def __init__(self) -> None:
+        self.ppid = os.getppid()
+        self.baseline = _blocked_signals(self.ppid) & STOP_SIGNALS
+        self.seen = 0
+
+    def stopping(self) -> bool:
+        """True once the parent is gone, or was seen handling a stop signal twice in a row."""
+        if os.getppid() != self.ppid:
+            return True
+        # Twice, 0.2 s apart: make blocks signals only for an instant in its normal work.
+        handling = _blocked_signals(self.ppid) & STOP_SIGNALS & ~self.baseline
+        self.seen = self.seen + 1 if handling else 0
+        return self.seen >= 2
+
+
+def main(argv: list[str] | None = None) -> int:
     """Start both processes, print where to sign in, stop both on Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m emulator.dev", description=__doc__)
+    parser.add_argument(
+        "--stop-with-parent",
+        action="store_true",
+        help="also stop when the parent process (make) dies or is sent SIGINT or SIGTERM",
+    )
+    args = parser.parse_args(argv)
+    parent = ParentWatch() if args.stop_with_parent else None
     LOCAL.mkdir(exist_ok=True)
     host = "127.0.0.1"
     port = os.environ.get("PORT", "8000")
@@ -115,6 +157,9 @@ def main() -> int:
             flush=True,
         )
         while not stop["now"] and emulator.poll() is None and service.poll() is None:
+            if parent is not None and parent.stopping():
+                print("make was stopped: stopping both", flush=True)
+                break
             time.sleep(0.2)
     finally:
         for proc in (service, emulator):

@@ -14,7 +14,7 @@ into it).
 from __future__ import annotations
 
 from emulator.sessions import Session
-from emulator.state import EmulatorState, Membership, Organization, User, iso
+from emulator.state import EmulatorState, Membership, Organization, User, iso, new_id
 
 
 def membership_data(m: Membership) -> dict:
@@ -159,3 +159,26 @@ def _set_status(state: EmulatorState, membership_id: str, status: str) -> Member
         m.status, m.updated_at = status, iso(state.clock())
         state.events.emit("organization_membership.updated", membership_data(m), m.organization_id)
         return m
+
+
+def invite_user(state: EmulatorState, organization_id: str, email: str, role: str) -> Membership:
+    """A pending membership for the user with this email, made first (`user.created`) if new.
+
+    WorkOS keys invitations by user (the Widgets API's revokeInvitation and resendInvitation
+    take a userId), so an invited email becomes a user whose membership is pending (`.created`).
+    """
+    with state.lock:
+        user = state.user_by_email(email)
+        if user is None:
+            stamp = iso(state.clock())
+            user = User(
+                id=new_id("user"),
+                email=email.strip(),
+                email_verified=False,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            state.users[user.id] = user
+            state.events.emit("user.created", user.to_json())
+        membership, _ = save_membership(state, user.id, organization_id, role, "pending")
+        return membership

@@ -89,8 +89,8 @@ def _unavailable(wait: float | None) -> ApiError:
 
 
 def wants_json() -> bool:
-    """JSON for /api/ routes and for clients that prefer it over HTML."""
-    if request.path.startswith("/api/"):
+    """JSON for /api/ and /webhooks/ routes and for clients that prefer it over HTML."""
+    if request.path.startswith(("/api/", "/webhooks/")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"

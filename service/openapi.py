@@ -54,7 +54,15 @@ UPSTREAM_BAD = _error(
     "upstream_misconfigured",
 )
 UPSTREAM_DOWN = _error(
-    "WorkOS is unavailable, slow or rate limiting us.", "upstream_unavailable", retry_after=True
+    "WorkOS is unavailable, slow or rate limiting us; or the session store does not answer.",
+    "upstream_unavailable",
+    "session_store_unavailable",
+    retry_after=True,
+)
+STORE_DOWN = _error(
+    "The session store does not answer (nobody is signed in or out on a guess).",
+    "session_store_unavailable",
+    retry_after=True,
 )
 
 
@@ -191,8 +199,36 @@ def openapi_document() -> dict:
     who = _session_operation(
         "Who am I: the user, their organization and the ones they may switch to",
         _json({"$ref": "#/components/schemas/Session"}, "The session.", Cache_Control=NO_STORE),
-        {"403": _error("Missing X-CSRF.", "csrf_required")},
+        {"403": _error("Missing X-CSRF.", "csrf_required"), "503": STORE_DOWN},
     )
+    webhook = {
+        "summary": "WorkOS events, verified by WorkOS-Signature (WORKOS_WEBHOOK_SECRET set)",
+        "parameters": [
+            {
+                "name": "WorkOS-Signature",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "t=<issued at, ms>, v1=<hex HMAC-SHA256 of '<t>.<body>'>",
+            }
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+        "responses": {
+            "200": _json(
+                {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"enum": ["applied", "duplicate", "ignored"]}},
+                },
+                "Accepted: applied, already applied (same event id), or a type not handled.",
+            ),
+            "400": _error("The body is not a WorkOS event.", "invalid_event"),
+            "401": _error("Missing, malformed, wrong or stale signature.", "invalid_signature"),
+            "404": _error("Webhooks are not enabled.", "not_found"),
+            "413": _error("The body is larger than 64 KiB.", "payload_too_large"),
+            "503": STORE_DOWN,
+        },
+    }
     switch = _session_operation(
         "Act for another organization the user is an active member of",
         _json({"$ref": "#/components/schemas/Switched"}, "Switched.", Cache_Control=NO_STORE),
@@ -217,7 +253,11 @@ def openapi_document() -> dict:
     status = {
         "type": "object",
         "required": ["status"],
-        "properties": {"status": {"type": "string"}, "token_store": {"type": "object"}},
+        "properties": {
+            "status": {"type": "string"},
+            "token_store": {"type": "object"},
+            "session_store": {"type": "object"},
+        },
     }
     return {
         "openapi": "3.1.0",
@@ -235,6 +275,7 @@ def openapi_document() -> dict:
             "/api/graphql-token": {"get": {"operationId": "getGraphqlToken", **token}},
             "/api/session": {"get": {"operationId": "getSession", **who}},
             "/api/organization": {"post": {"operationId": "switchOrganization", **switch}},
+            "/webhooks/workos": {"post": {"operationId": "receiveWorkosEvent", **webhook}},
             "/api/openapi.json": {
                 "get": {
                     "operationId": "getOpenapi",

@@ -118,4 +118,8 @@ def healthz():
 def readyz():
     """Readiness: settings are valid (or we would not run) and the token store answers."""
     # A degraded Redis store still serves from memory, so it is reported, not failed.
-    return jsonify(status="ok", token_store=current_app.extensions["tokens"].health())
+    return jsonify(
+        status="ok",
+        token_store=current_app.extensions["tokens"].health(),
+        session_store=current_app.extensions["sessions"].store.health(),
+    )

@@ -16,7 +16,9 @@ bp = Blueprint("pages", __name__)
 def index():
     """The app page when signed in, the sign-in page otherwise."""
     if not current_user.is_authenticated:
-        return render_template("signin.html")
+        # ?ended=1: the page's token client learnt that the session ended (a sign-out
+        # elsewhere, or WorkOS revoked it).
+        return render_template("signin.html", ended=request.args.get("ended") == "1")
     settings = current_app.extensions["settings"]
     return render_template(
         "app.html",

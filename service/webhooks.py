@@ -49,7 +49,7 @@ def verify_signature(
         raise InvalidSignature("timestamp outside the tolerance")
     expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     # Any v1 may match: WorkOS may sign with a new and an old secret while one is rolled.
-    if not any(hmac.compare_digest(expected, given.encode()) for given in _ascii(signatures)):
+    if not any(hmac.compare_digest(expected, given) for given in _ascii(signatures)):
         raise InvalidSignature("no signature matches")
 
 

@@ -8,15 +8,20 @@
  *   [data-testid=user-email], [data-testid=organization-name],
  *   form#organization-form > select[data-testid=organization-switcher],
  *   [data-testid=token-expires-in], [data-testid=graphql-result],
- *   button[data-testid=fetch-token], [data-testid=status], [data-testid=sign-out] (in a form)
+ *   button[data-testid=fetch-token], [data-testid=status], [data-testid=sign-out] (in a form),
+ *   section[data-testid=members] (optional: the members card, see members.js)
  * Never writes the token into the DOM.
  */
 import { createTokenClient } from './graphql-token.js';
+import { createMembersTable } from './members.js';
 
 const ME = 'me { id email firstName lastName }';
 export const QUERY_WITH_ORGANIZATION = `query AppPage($id: ID!) { ${ME} organization(id: $id) { id name } }`;
 export const QUERY_WITHOUT_ORGANIZATION = `query AppPage { ${ME} }`;
 const DEFAULT_QUERY_INTERVAL_MS = 5000;
+// How often the page asks whether its session still exists (WorkOS may end it: a revoked
+// session, a deleted user). No WorkOS call is made for it.
+const SESSION_CHECK_MS = 15000;
 
 /** "Alice Anders <alice@acme.com> · Acme Corp" from the query's data. */
 export function summarize(data) {
@@ -100,6 +105,12 @@ function main() {
     ...marginOptions(body.dataset.tokenMarginSeconds),
   });
 
+  const members = createMembersTable({
+    client,
+    root: document.querySelector('section[data-testid="members"]'),
+    describeFailure,
+  });
+
   function say(text, tone = 'info') {
     if (!ui.status) return;
     if (ui.status.textContent !== text) ui.status.textContent = text;
@@ -110,7 +121,8 @@ function main() {
     if (state.leaving) return;
     state.leaving = true;
     client.stop();
-    window.location.assign('/');
+    // The sign-in page then says why: the session ended without this tab asking for it.
+    window.location.assign('/?ended=1');
   }
 
   function renderCountdown() {
@@ -152,6 +164,7 @@ function main() {
 
   async function refreshSession() {
     state.sessionStale = false;
+    state.sessionCheckedAt = performance.now();
     try {
       const response = await fetch('/api/session', {
         headers: { 'X-CSRF': '1', Accept: 'application/json' },
@@ -222,7 +235,8 @@ function main() {
     state.queryTimer = null;
     if (state.leaving) return;
     if (!state.paused && !state.switching) {
-      if (state.sessionStale) await refreshSession();
+      const due = performance.now() - (state.sessionCheckedAt ?? 0) >= SESSION_CHECK_MS;
+      if (state.sessionStale || due) await refreshSession();
       await runQuery();
     }
     // A tick started elsewhere (a switch, the page becoming visible) may have armed one already.
@@ -263,6 +277,7 @@ function main() {
       await refreshSession();
       switched = true;
       say(`Switched to ${ui.organizationName?.textContent || state.organizationId}.`);
+      members.reset();
     } catch (err) {
       say(`Could not switch organization: ${describeFailure(err)}`, 'error');
     } finally {
@@ -272,7 +287,7 @@ function main() {
         ui.switcher.value = state.organizationId ?? '';
       }
     }
-    if (switched) await tick();
+    if (switched) await Promise.all([tick(), members.load()]);
   }
 
   client.addEventListener('token', ({ detail }) => {
@@ -324,6 +339,7 @@ function main() {
   client.start();
   refreshSession();
   tick();
+  if (state.organizationId) members.load();
 }
 
 // Only the app page carries data-graphql-url; anywhere else (or outside a browser) do nothing.

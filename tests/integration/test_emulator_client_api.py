@@ -139,23 +139,18 @@ def test_graphql_me_organization_and_memberships(url):
         variables={"id": "org_acme"},
     )
     assert org.json() == {"data": {"organization": {"id": "org_acme", "name": "Acme Corp"}}}
-    members = graphql(
-        url, "{ organizationMemberships { id role user { email } organization { id name } } }", bob
-    ).json()
-    assert members["data"]["organizationMemberships"] == [
-        {
-            "id": "om_alice_acme",
-            "role": "admin",
-            "user": {"email": "alice@acme.com"},
-            "organization": {"id": "org_acme", "name": "Acme Corp"},
-        },
-        {
-            "id": "om_bob_acme",
-            "role": "member",
-            "user": {"email": "bob@globex.com"},
-            "organization": {"id": "org_acme", "name": "Acme Corp"},
-        },
+    members = graphql(url, "{ organizationMemberships { data { id email roles { slug } } } }", bob)
+    assert members.json()["data"]["organizationMemberships"]["data"] == [
+        {"id": "user_bob", "email": "bob@globex.com", "roles": [{"slug": "member"}]},
+        {"id": "user_alice", "email": "alice@acme.com", "roles": [{"slug": "admin"}]},
     ]
+
+
+def test_token_carries_the_permissions_of_the_members_role(url):
+    claims = jwt.decode(token(url), options={"verify_signature": False})
+    assert "widgets:users-table:manage" in claims["permissions"]
+    bob = jwt.decode(token(url, "user_bob"), options={"verify_signature": False})
+    assert bob["permissions"] == []
 
 
 def foreign_token() -> str:
@@ -183,24 +178,31 @@ def test_graphql_unauthorized_is_http_200_with_errors(url, state, kind):
             "foreign": foreign_token(),
             "api_key": KEY,
         }[kind]
-    response = graphql(url, "{ organizationMemberships { id } }", bearer)
+    response = graphql(url, "{ organizationMemberships { data { id } } }", bearer)
     assert response.status_code == 200
     assert response.json() == {
         "data": None,
-        "errors": [{"message": "Unauthorized", "path": ["organizationMemberships"]}],
+        "errors": [
+            {
+                "message": "Unauthorized",
+                "path": ["organizationMemberships"],
+                "extensions": {"code": "UNAUTHENTICATED"},
+            }
+        ],
     }
 
 
 def test_graphql_unauthorized_path_names_the_first_field_through_aliases(url):
     response = graphql(url, 'query { who: me { id } org: organization(id: "x") { id } }')
-    assert response.json()["errors"] == [{"message": "Unauthorized", "path": ["who"]}]
+    [error] = response.json()["errors"]
+    assert (error["message"], error["path"]) == ("Unauthorized", ["who"])
 
 
-def test_graphql_another_organization_is_unauthorized_without_partial_data(url):
+def test_graphql_another_organization_is_forbidden_without_partial_data(url):
     body = graphql(url, '{ me { id } organization(id: "org_globex") { id } }', token(url)).json()
     assert body["data"] is None
-    assert [(e["message"], e["path"]) for e in body["errors"]] == [
-        ("Unauthorized", ["organization"])
+    assert [(e["extensions"]["code"], e["path"]) for e in body["errors"]] == [
+        ("FORBIDDEN", ["organization"])
     ]
 
 
@@ -228,8 +230,9 @@ def test_graphql_accepts_an_authkit_access_token_for_user_scoped_fields(url, sta
         },
     ).json()["access_token"]
     assert graphql(url, ME, access).json()["data"]["me"]["email"] == "carol@example.com"
-    body = graphql(url, "{ organizationMemberships { id } }", access).json()
+    body = graphql(url, "{ organizationMemberships { data { id } } }", access).json()
     assert body["data"] is None and body["errors"][0]["message"] == "Unauthorized"
+    assert body["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
 
 
 @pytest.mark.parametrize(
@@ -237,7 +240,8 @@ def test_graphql_accepts_an_authkit_access_token_for_user_scoped_fields(url, sta
     [
         ("{ me { id ", "Syntax Error"),
         ("{ nope }", "Cannot query field 'nope'"),
-        ("mutation { me { id } }", "mutation operation is not supported"),
+        ("mutation { me { id } }", "Cannot query field 'me' on type 'Mutation'"),
+        ("subscription { me { id } }", "subscription operation is not supported"),
     ],
 )
 def test_graphql_malformed_query_is_200_with_graphql_errors(url, query, message):
@@ -271,10 +275,13 @@ def test_graphql_body_that_is_not_a_graphql_request_is_200_with_an_error(url, bo
 def test_graphql_introspection_needs_no_token(url):
     body = graphql(url, "{ __schema { queryType { fields { name } } } }").json()
     names = {f["name"] for f in body["data"]["__schema"]["queryType"]["fields"]}
-    assert names == {"me", "organization", "organizationMemberships"}
+    assert {"me", "user", "organization", "organizationMemberships", "sessions"} <= names
 
 
 # CORS
+
+
+WIDGET_HEADERS = "authorization, content-type, workos-widgets-version, workos-widgets-type"
 
 
 def preflight(url: str, origin: str) -> requests.Response:
@@ -284,7 +291,7 @@ def preflight(url: str, origin: str) -> requests.Response:
         headers={
             "Origin": origin,
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization, content-type",
+            "Access-Control-Request-Headers": WIDGET_HEADERS,
         },
     )
 
@@ -293,7 +300,10 @@ def test_cors_preflight_from_an_allowed_origin(url):
     response = preflight(url, APP_ORIGIN)
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
-    assert response.headers["Access-Control-Allow-Headers"] == "authorization, content-type"
+    allowed = {
+        h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")
+    }
+    assert allowed == set(WIDGET_HEADERS.split(", "))
     assert response.headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
     assert int(response.headers["Access-Control-Max-Age"]) > 0
     assert "Origin" in response.headers["Vary"]
@@ -303,6 +313,22 @@ def test_cors_preflight_from_another_origin_is_refused(url):
     response = preflight(url, "http://evil.test")
     assert response.status_code == 403
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_cors_answers_a_request_with_the_widget_headers(url):
+    response = requests.post(
+        f"{url}/client/graphql",
+        json={"query": ME},
+        timeout=5,
+        headers={
+            "Authorization": f"Bearer {token(url)}",
+            "Origin": APP_ORIGIN,
+            "WorkOS-Widgets-Version": "1",
+            "WorkOS-Widgets-Type": "users-management",
+        },
+    )
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert response.json()["data"]["me"]["id"] == "user_alice"
 
 
 def test_cors_headers_on_answers_only_for_allowed_origins(url):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import time
 from pathlib import Path
 
 import jsonschema_rs
@@ -20,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service.openapi import openapi_document
+from service.session_records import SessionStoreUnavailable
 from tests.conftest import Browser
 from tests.emulator_control import ACME, ALICE, CAROL, GLOBEX
 from tests.support import ThreadedServer
@@ -47,6 +51,7 @@ def test_document_is_valid_openapi_3_1(app, document):
         "GET /api/graphql-token",
         "GET /api/session",
         "POST /api/organization",
+        "POST /webhooks/workos",
         "GET /api/openapi.json",
         "GET /healthz",
         "GET /readyz",
@@ -157,7 +162,42 @@ def _twice_then(call):
     return run
 
 
+def _store_down(call):
+    """Run call while the session store does not answer (and no process copy is left)."""
+
+    def run(b: Browser):
+        sessions = b.client.application.extensions["sessions"]
+
+        class Down:
+            def __getattr__(self, name):
+                def fail(*args, **kwargs):
+                    raise SessionStoreUnavailable("down")
+
+                return fail
+
+        sessions.store = Down()
+        sessions._copies.clear()
+        return call(b)
+
+    return run
+
+
+HOOK_SECRET = "whsec_openapi_0123456789abcdef"
+
+
+def _hook(body: bytes, secret: str = HOOK_SECRET):
+    def run(b: Browser):
+        stamp = int(time.time() * 1000)
+        v1 = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        headers = {"WorkOS-Signature": f"t={stamp}, v1={v1}"}
+        return b.client.post(HOOK, data=body, headers=headers, content_type="application/json")
+
+    return run
+
+
+REVOKED = b'{"id": "event_01", "event": "session.revoked", "data": {"id": "session_x"}}'
 TOKEN, SESSION, SWITCH = "/api/graphql-token", "/api/session", "/api/organization"
+HOOK = "/webhooks/workos"
 
 
 def live(method, path, status, code, call, who=ALICE, setup=None, **env):
@@ -189,6 +229,39 @@ LIVE = [
     live("post", SWITCH, 502, "upstream_error", _switch(), setup=_memberships_answer(200, {})),
     live("post", SWITCH, 502, "upstream_misconfigured", _switch(), setup=_memberships_answer(403)),
     live("post", SWITCH, 503, "upstream_unavailable", _switch(), setup=_memberships_answer(503)),
+    live("get", TOKEN, 503, "session_store_unavailable", _store_down(_get(TOKEN))),
+    live("get", SESSION, 503, "session_store_unavailable", _store_down(_get(SESSION))),
+    live("post", SWITCH, 503, "session_store_unavailable", _store_down(_switch())),
+    live("post", HOOK, 200, None, _hook(REVOKED), who=None, WORKOS_WEBHOOK_SECRET=HOOK_SECRET),
+    live("post", HOOK, 400, "invalid_event", _hook(b"[]"), None, WORKOS_WEBHOOK_SECRET=HOOK_SECRET),
+    live(
+        "post",
+        HOOK,
+        401,
+        "invalid_signature",
+        _hook(REVOKED, "whsec_another_secret_000000"),
+        who=None,
+        WORKOS_WEBHOOK_SECRET=HOOK_SECRET,
+    ),
+    live("post", HOOK, 404, "not_found", _hook(REVOKED), who=None),
+    live(
+        "post",
+        HOOK,
+        413,
+        "payload_too_large",
+        _hook(b" " * 70_000 + REVOKED),
+        who=None,
+        WORKOS_WEBHOOK_SECRET=HOOK_SECRET,
+    ),
+    live(
+        "post",
+        HOOK,
+        503,
+        "session_store_unavailable",
+        _store_down(_hook(REVOKED)),
+        who=None,
+        WORKOS_WEBHOOK_SECRET=HOOK_SECRET,
+    ),
     live("get", "/healthz", 200, None, _get("/healthz", csrf=False), who=None),
     live("get", "/readyz", 200, None, _get("/readyz", csrf=False), who=None),
     live("get", "/metrics", 200, None, _get("/metrics", csrf=False)),

@@ -14,6 +14,7 @@ import pytest
 import requests
 from flask import Flask
 
+from service.cookie import CookieSessionInterface
 from tests.emulator_control import ALICE, MINT
 from tests.support import (
     require_tool,
@@ -62,7 +63,7 @@ def session_of(cookies: dict[str, str]) -> dict:
     """The signed session cookie's content, read with the service's SECRET_KEY."""
     app = Flask("decode")
     app.secret_key = SECRET
-    return app.session_interface.get_signing_serializer(app).loads(cookies["session"])
+    return CookieSessionInterface().get_signing_serializer(app).loads(cookies["session"])
 
 
 def test_four_workers_mint_once_per_session_in_a_cold_burst(upstream, redis_server, raw, services):
@@ -104,12 +105,11 @@ def test_two_masters_share_tokens_and_logout_on_one_signs_out_on_both(
     assert logout.status_code == 302
     logged_out_at = time.monotonic()
     assert raw.keys("gts:tok:*") == [] and raw.keys("gts:sess:*") == []
-
-    assert len(raw.keys("gts:rev:*")) == 1  # the sign-out itself, under a hashed name
+    assert raw.keys("gts:s:*") == []  # the session record itself is gone
 
     # The browser dropped the cookie, but a copy replayed to B still carries a valid
-    # signature: B must treat it as signed out (after at most EVICTION_BOUND), and mint
-    # nothing for it.
+    # signature: B has no record for it (after at most EVICTION_BOUND, its copy's age), and
+    # mints nothing for it.
     time.sleep(max(0.0, logged_out_at + EVICTION_BOUND - time.monotonic()))
     replayed = get_token(b, cookies)
     assert replayed.status_code == 401 and replayed.json()["error"] == "unauthenticated"
@@ -123,10 +123,13 @@ def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_server, raw,
     answer = get_token(url, cookies).json()
     token = answer["token"]
     content = session_of(cookies)
-    revealing = [content["session_id"], content["user"]["id"], content["organization"]["id"]]
+    revealing = [content["session_id"], "user_alice", "org_acme", "alice@acme.com"]
 
     names = [k.decode() for k in raw.keys("gts:*")]
-    assert names and all(re.fullmatch(r"gts:(tok|sess):[0-9a-f]{64}", n) for n in names)
+    opaque = r"gts:(tok|sess|su|sx|so):[0-9a-f]{64}|gts:s:\{[0-9a-f]{64}\}"
+    assert names and all(re.fullmatch(opaque, n) for n in names), names
+    [record] = [n for n in names if n.startswith("gts:s:")]
+    assert not [s for s in revealing if s.encode() in raw.hget(record, "b")]
     assert not [n for n in names for secret in revealing if secret in n]
     [name] = [n for n in names if n.startswith("gts:tok:")]
     value = raw.get(name)
@@ -136,7 +139,11 @@ def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_server, raw,
     assert left_ms - 62_000 < raw.pttl(name) < left_ms - 28_000
 
 
-def test_redis_outage_serves_from_memory_then_shares_again(tmp_path, upstream, services):
+def test_redis_outage_fails_closed_and_a_lost_redis_signs_everyone_out(
+    tmp_path, upstream, services
+):
+    """Sessions live in Redis: while it is down nobody is served on a guess (503), and a
+    Redis that comes back empty (no persistence) signs every session out, never back in."""
     require_tool("redis-server", "apt-get install redis-server")
     redis_proc, redis_server = start_redis(tmp_path)
     port = int(redis_server.rsplit(":", 1)[1].split("/")[0])
@@ -148,11 +155,15 @@ def test_redis_outage_serves_from_memory_then_shares_again(tmp_path, upstream, s
         assert get_token(b, cookies).json()["token"] == before
 
         redis_proc.stop()
+        time.sleep(EVICTION_BOUND)  # no process copy of the record is left
         during = [get_token(url, cookies) for url in (a, b) for _ in range(6)]
-        assert [r.status_code for r in during] == [200] * 12
+        assert [r.status_code for r in during] == [503] * 12
+        assert {r.json()["error"] for r in during} == {"session_store_unavailable"}
+        assert all(r.headers["Retry-After"] == "2" for r in during)
         ready = requests.get(b + "/readyz", timeout=5)
         assert ready.status_code == 200
         assert ready.json()["token_store"] == {"backend": "redis", "ok": True, "degraded": True}
+        assert ready.json()["session_store"] == {"backend": "redis", "ok": False}
         metrics = requests.get(b + "/metrics", timeout=5).text
         assert re.search(r"^gts_token_store_degraded 1\.0$", metrics, re.M), metrics
 
@@ -161,6 +172,9 @@ def test_redis_outage_serves_from_memory_then_shares_again(tmp_path, upstream, s
         for url in (a, b):
             ready = requests.get(url + "/readyz", timeout=5)
             assert ready.status_code == 200 and ready.json()["token_store"]["degraded"] is False
+            # The new Redis holds no record: signed out, on every master.
+            gone = get_token(url, cookies)
+            assert gone.status_code == 401 and gone.json()["error"] == "unauthenticated"
 
         fresh = signed_in(a)
         upstream.clear_log()

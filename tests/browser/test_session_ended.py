@@ -1,0 +1,34 @@
+"""A session WorkOS ends (revoked in the emulator) signs every open tab out, with a notice."""
+
+from playwright.sync_api import expect
+
+from tests.browser.helpers import expect_app, screenshot, sign_in_without_page
+from tests.emulator_control import ALICE
+
+WEBHOOK_SECRET = "whsec_browser_test_0123456789abcdef"
+SERVICE_ENV = {"WORKOS_WEBHOOK_SECRET": WEBHOOK_SECRET}
+# The page checks its session every 15 s (app.js SESSION_CHECK_MS); allow for a busy machine.
+NOTICE_TIMEOUT_MS = 30_000
+
+
+def test_a_session_revoked_at_workos_signs_every_tab_out(context, stack, emulator, watch):
+    emulator.add_webhook(stack.url + "/webhooks/workos", WEBHOOK_SECRET)
+    sign_in_without_page(context, ALICE)
+    tabs = [context.new_page(), context.new_page()]
+    for tab in tabs:
+        tab.goto("/")
+        expect_app(tab, ALICE, "Acme Corp")
+
+    assert len(emulator.revoke_sessions(ALICE)) == 1
+
+    for tab in tabs:
+        notice = tab.get_by_test_id("signed-out-notice")
+        expect(notice).to_have_text(
+            "You were signed out. Sign in again to go on.", timeout=NOTICE_TIMEOUT_MS
+        )
+        expect(tab.get_by_test_id("sign-in")).to_be_visible()
+    screenshot(tabs[0], "signed-out")
+    delivered = [d for d in emulator.deliveries() if d.get("status") == 200]
+    assert delivered, emulator.deliveries()
+    # The page went back to the sign-in page on its own: the token route answers 401 now.
+    assert tabs[0].request.get("/api/session", headers={"X-CSRF": "1"}).status == 401

@@ -1,0 +1,214 @@
+"""The session stores' shared contract (memory, SQLite, Redis), and what each keeps on disk."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from service.redis_link import RedisLink
+from service.session_records import MemorySessionStore, SessionRecord, SessionStoreUnavailable
+from service.session_redis import RedisSessionStore
+from service.session_sqlite import SqliteSessionStore
+from tests.support import FakeClock, free_port
+
+SECRET = "unit-test-secret-key-0123456789abcdef0123"
+T0 = 1_700_000_000.0
+ACME = {"id": "org_01HACME", "name": "Acme Corp"}
+GLOBEX = {"id": "org_01HGLOBEX", "name": "Globex"}
+
+
+def record(
+    session_id="4f2a9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
+    user_id="user_01HALICE",
+    sid="session_01HSID",
+    lifetime=3600.0,
+    **fields,
+) -> SessionRecord:
+    values = dict(
+        id=session_id,
+        user={"id": user_id, "email": "alice@acme.com", "first_name": "Alice", "last_name": None},
+        sid=sid,
+        organization=ACME,
+        organizations=[ACME, GLOBEX],
+        signed_in_at=T0,
+        expires_at=T0 + lifetime,
+    )
+    values.update(fields)
+    return SessionRecord(**values)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def make_store(kind, clock, tmp_path, request):
+    """Stores of one kind sharing one backend (as two processes of a host would)."""
+    links = []
+    memory = MemorySessionStore(clock)
+
+    def make(secret=SECRET):
+        if kind == "memory":
+            return memory
+        if kind == "sqlite":
+            return SqliteSessionStore(tmp_path / "sessions.sqlite3", secret, clock)
+        url = request.getfixturevalue("redis_server")
+        link = RedisLink(url)
+        links.append(link)
+        return RedisSessionStore(link, secret, clock=clock)
+
+    if kind == "redis":
+        request.getfixturevalue("raw")  # an empty Redis for each test
+    yield make
+    for link in links:
+        link.close()
+
+
+@pytest.fixture
+def store(make_store):
+    return make_store()
+
+
+def test_a_record_round_trips(store):
+    alice = record()
+    store.create(alice)
+    assert store.get(alice.id) == alice
+    assert store.get("0" * 32) is None
+
+
+def test_a_record_expires_with_the_session(store, clock):
+    alice = record(lifetime=100)
+    store.create(alice)
+    clock.advance(99)
+    assert store.get(alice.id) == alice
+    clock.advance(1)
+    assert store.get(alice.id) is None
+    assert store.find(user_id=alice.user_id) == []
+
+
+def test_update_changes_and_bumps_but_never_brings_a_record_back(store):
+    alice = record()
+    store.create(alice)
+    changed = store.update(alice.id, lambda r: replace(r, organization=GLOBEX), bump=True)
+    assert changed.organization == GLOBEX and changed.gen == 1
+    assert store.get(alice.id) == changed
+    assert store.update(alice.id, lambda r: r).gen == 1  # no bump: gen stays
+    assert store.delete(alice.id) == changed
+    assert store.update(alice.id, lambda r: r, bump=True) is None
+    assert store.get(alice.id) is None and store.delete(alice.id) is None
+
+
+def test_find_by_user_sid_and_organization(store):
+    a = record()
+    b = record(
+        session_id="b" * 32, sid="session_other", organization=GLOBEX, organizations=[GLOBEX]
+    )
+    bob = record(session_id="c" * 32, user_id="user_bob", sid="session_bob")
+    for r in (a, b, bob):
+        store.create(r)
+    assert {r.id for r in store.find(user_id="user_01HALICE")} == {a.id, b.id}
+    assert [r.id for r in store.find(sid="session_bob")] == [bob.id]
+    assert {r.id for r in store.find(organization_id=ACME["id"])} == {a.id, bob.id}
+    assert {r.id for r in store.find(organization_id=GLOBEX["id"])} == {a.id, b.id, bob.id}
+    store.update(a.id, lambda r: replace(r, organization=None, organizations=[]))
+    store.delete(bob.id)
+    assert store.find(organization_id=ACME["id"]) == []
+    assert store.find(sid="session_bob") == []
+    assert store.find(user_id="nobody") == []
+
+
+def test_an_event_is_claimed_once_until_released(store):
+    assert store.claim_event("event_01")
+    assert not store.claim_event("event_01")
+    assert store.claim_event("event_02")
+    store.release_event("event_01")
+    assert store.claim_event("event_01")
+
+
+def test_values_are_single_use_when_popped(store):
+    assert store.get_value("cursor") is None
+    store.set_value("cursor", "event_01", 60)
+    assert store.get_value("cursor") == "event_01"
+    assert store.pop_value("cursor") == "event_01"
+    assert store.pop_value("cursor") is None
+
+
+def test_a_lease_has_one_holder_at_a_time(store, kind, clock):
+    assert store.lease("poller", "a", 30)
+    assert not store.lease("poller", "b", 30)
+    assert store.lease("poller", "a", 30)  # renewed by its holder
+    if kind != "redis":  # Redis expires on its own clock, not the injected one
+        clock.advance(31)
+        assert store.lease("poller", "b", 30)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])  # memory keeps objects, not seals
+def test_another_secret_key_opens_no_record(make_store, kind):
+    alice = record()
+    make_store().create(alice)
+    other = make_store("another-secret-key-0123456789abcdef0123")
+    assert other.get(alice.id) is None
+    assert other.find(user_id=alice.user_id) == []
+
+
+def test_two_processes_share_the_store(make_store):
+    a, b = make_store(), make_store()
+    alice = record()
+    a.create(alice)
+    assert b.get(alice.id) == alice
+    b.delete(alice.id)
+    assert a.get(alice.id) is None
+
+
+def test_sqlite_file_names_nobody(tmp_path, clock):
+    store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
+    alice = record()
+    store.create(alice)
+    store.close()
+    data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    for secret in (alice.id, "user_01HALICE", "alice@acme.com", "session_01HSID", "org_01HACME"):
+        assert secret.encode() not in data
+
+
+def test_redis_keys_name_nobody(redis_server, raw, clock):
+    link = RedisLink(redis_server)
+    alice = record()
+    RedisSessionStore(link, SECRET, clock=clock).create(alice)
+    dump = b"".join([*raw.keys("*"), *(raw.hget(k, "b") or b"" for k in raw.keys("gts:s:*"))])
+    for secret in (alice.id, "user_01HALICE", "alice@acme.com", "session_01HSID", "org_01HACME"):
+        assert secret.encode() not in dump
+    name = raw.keys("gts:s:*")[0]
+    assert 3590_000 < raw.pttl(name) <= 3600_000  # expires with the session
+    link.close()
+
+
+def test_redis_down_fails_closed(clock):
+    link = RedisLink(f"redis://127.0.0.1:{free_port()}/0")
+    store = RedisSessionStore(link, SECRET, clock=clock)
+    with pytest.raises(SessionStoreUnavailable):
+        store.get("4f2a9c0d1e2f3a4b5c6d7e8f9a0b1c2d")
+    with pytest.raises(SessionStoreUnavailable):
+        store.create(record())
+    assert link.down and store.health()["ok"] is False
+
+
+def test_sqlite_that_cannot_be_read_fails_closed(tmp_path, clock):
+    path = tmp_path / "s.sqlite3"
+    store = SqliteSessionStore(path, SECRET, clock)
+    store.create(record())
+    store.close()
+    path.write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"s.sqlite3{suffix}").unlink(missing_ok=True)
+    broken = SqliteSessionStore.__new__(SqliteSessionStore)
+    broken.__dict__.update(store.__dict__)
+    with pytest.raises(SessionStoreUnavailable):
+        broken.get(record().id)
+    assert broken.health()["ok"] is False
