@@ -21,6 +21,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     from service.keys import derive
     from service.metrics import Metrics
     from service.ratelimit import RateLimit
+    from service.redis_link import RedisLink
     from service.redis_store import make_token_store
     from service.sealing import Sealer
     from service.security import content_security_policy, init_body_limit, init_security_headers
@@ -66,12 +67,17 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         timeout=settings.workos_timeout_seconds,
         observer=metrics.observe_workos,
     )
+    # One Redis link for tokens, sessions and rate limits: one client, one outage state.
+    link = None
+    if settings.redis_url:
+        link = RedisLink(
+            settings.redis_url, on_state_change=lambda down: metrics.store_degraded.set(int(down))
+        )
     store = make_token_store(
-        settings.redis_url,
+        link,
         settings.secret_key,
         settings.token_cache_maxsize,
         fallbacks=settings.secret_key_fallbacks,
-        on_state_change=lambda degraded: metrics.store_degraded.set(int(degraded)),
     )
     broker = TokenBroker(
         lambda user_id, org_id: client.create_client_token(user_id=user_id, organization_id=org_id),
@@ -81,8 +87,10 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         maxsize=settings.token_cache_maxsize,
         observer=metrics.observe_token,
     )
-    app.session_interface = CookieSessionInterface()
-    session_store = make_session_store(settings, app.instance_path)
+    app.session_interface = CookieSessionInterface(
+        settings.secret_key, settings.secret_key_fallbacks
+    )
+    session_store = make_session_store(settings, app.instance_path, link)
     sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
     applier = EventApplier(sessions)
     app.extensions.update(
@@ -92,7 +100,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         sessions=sessions,
         events=applier,
         metrics=metrics,
-        rate_limit=RateLimit(settings.token_rate_limit, settings.redis_url),
+        rate_limit=RateLimit(settings.token_rate_limit, link, settings.secret_key),
         sealer=Sealer(settings.secret_key, "pending-authentication", settings.secret_key_fallbacks),
         pkce_key=derive(settings.secret_key, "pkce-verifier"),
     )

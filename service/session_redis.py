@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from service.keys import derive, mac
+from service.keys import derive, mac, session_tag
 from service.redis_link import RedisDown, RedisLink
 from service.sealing import Sealer
 from service.session_records import (
@@ -82,7 +82,6 @@ class RedisSessionStore:
         # is moved to its current name, so a rotation signs nobody out.
         self._old_names = [derive(key, "session-store-names") for key in fallbacks]
         self._sealer = Sealer(secret_key, "session-records", fallbacks)
-        self._scripts: dict[int, tuple] = {}
 
     # -- records ---------------------------------------------------------------------------
 
@@ -183,9 +182,10 @@ class RedisSessionStore:
     def claim_event(self, event_id: str) -> bool:
         """True the first time this event id is claimed."""
         name = f"{self._prefix}:ev:{mac(self._names, 'e', event_id)}"
-        old = [f"{self._prefix}:ev:{mac(key, 'e', event_id)}" for key in self._old_names]
-        if old and self._run(lambda r: r.exists(*old)):
-            return False  # claimed before a rotation
+        for key in self._old_names:  # claimed before a rotation: claimed
+            old = f"{self._prefix}:ev:{mac(key, 'e', event_id)}"
+            if self._run(lambda r, o=old: r.exists(o)):
+                return False
         return bool(self._run(lambda r: r.set(name, b"1", nx=True, ex=EVENT_MEMORY_SECONDS)))
 
     def release_event(self, event_id: str) -> None:
@@ -237,15 +237,10 @@ class RedisSessionStore:
             raise SessionStoreUnavailable(str(exc)) from exc
 
     def _script(self, source: str):
-        # Registered once per client (a new client after a fork registers again).
-        client = self._link.client
-        held = self._scripts.get(id(source))
-        if held is None or held[0] is not client:
-            held = self._scripts[id(source)] = (client, client.register_script(source))
-        return held[1]
+        return self._link.script(source)
 
     def _k(self, session_id: str) -> str:
-        return mac(self._names, "s", session_id)
+        return session_tag(self._names, session_id)
 
     def _record_name(self, k: str) -> str:
         return f"{self._prefix}:s:{{{k}}}"
@@ -259,7 +254,7 @@ class RedisSessionStore:
     def _migrate(self, session_id: str) -> SessionRecord | None:
         """Move a record kept under a former key's names to the current ones; None if none."""
         for key in self._old_names:
-            k = mac(key, "s", session_id)
+            k = session_tag(key, session_id)
             held = self._run(lambda r, k=k: r.hmget(self._record_name(k), "b", "g"))
             record = self._open(held, session_id)
             if record is None:
@@ -306,11 +301,10 @@ class RedisSessionStore:
         args = [record.expires_at, k, self._clock(), ttl_ms]
 
         def add(r):
-            # Not a transaction: the index keys live in different slots of a cluster.
-            pipe = r.pipeline(transaction=False)
+            # One call per index: they live in different slots of a cluster, and a cluster
+            # pipeline refuses scripts (redis-py). Sign-in only, so the round trips are cheap.
             for name in names:
-                script(keys=[name], args=args, client=pipe)
-            pipe.execute()
+                script(keys=[name], args=args, client=r)
 
         self._run(add)
 

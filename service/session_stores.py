@@ -11,11 +11,13 @@ from service.session_sqlite import SqliteSessionStore
 from service.settings import Settings
 
 
-def make_session_store(settings: Settings, instance_path: str) -> SessionStore:
-    """RedisSessionStore with REDIS_URL, else SqliteSessionStore at SESSION_DB_PATH."""
+def make_session_store(
+    settings: Settings, instance_path: str, link: RedisLink | None = None
+) -> SessionStore:
+    """RedisSessionStore with REDIS_URL (on link, if given), else SqliteSessionStore."""
     if settings.redis_url:
         return RedisSessionStore(
-            RedisLink(settings.redis_url, name="session store"),
+            link or RedisLink(settings.redis_url),
             settings.secret_key,
             fallbacks=settings.secret_key_fallbacks,
         )
