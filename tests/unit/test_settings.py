@@ -22,6 +22,8 @@ def test_defaults():
     assert s.redis_url is None
     assert s.workos_timeout_seconds == 5
     assert s.token_rate_limit == "120/minute"
+    assert s.session_db_path is None  # the instance folder's sessions.sqlite3
+    assert s.workos_webhook_secret is None and s.workos_events_poll_seconds is None
     assert (s.log_level, s.log_format) == ("INFO", "json")
     assert s.graphql_origin == "https://api.workos.com"
 
@@ -52,6 +54,9 @@ def test_overrides_win_over_environ():
         ("WORKOS_TIMEOUT_SECONDS", "0", ["WORKOS_TIMEOUT_SECONDS must be greater than 0"]),
         ("TOKEN_RATE_LIMIT", "lots", ["TOKEN_RATE_LIMIT must be a rate limit"]),
         ("REDIS_URL", "http://x", ["REDIS_URL must be a redis://"]),
+        ("WORKOS_WEBHOOK_SECRET", "short", ["WORKOS_WEBHOOK_SECRET is too short", "Webhooks"]),
+        ("WORKOS_EVENTS_POLL_SECONDS", "0", ["WORKOS_EVENTS_POLL_SECONDS must be greater than 0"]),
+        ("WORKOS_EVENTS_POLL_SECONDS", "often", ["WORKOS_EVENTS_POLL_SECONDS must be a number"]),
         ("LOG_LEVEL", "LOUD", ["LOG_LEVEL must be one of"]),
         ("LOG_FORMAT", "xml", ["LOG_FORMAT must be one of"]),
     ],
