@@ -16,7 +16,9 @@ from service.security import require_csrf, safe_next
 def _return_to(value: str | None) -> str:
     """Where WorkOS sends the browser after sign-out: a path here or an allowed origin's URL."""
     if not value:
-        return public_origin() + url_for("pages.index")
+        # ?signed_out=1: the sign-in page then confirms the sign-out instead of looking like a
+        # first visit (?ended=1 is the other case: a session that ended without being asked to).
+        return public_origin() + url_for("pages.index", signed_out=1)
     if len(value) <= 2048 and safe_next(value, "") == value:
         return public_origin() + value
     parts = urlsplit(value)

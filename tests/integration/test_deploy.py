@@ -132,7 +132,7 @@ def test_session_names_the_logout_route(spa):
 @pytest.mark.parametrize(
     "return_to, back_to",
     [
-        (None, "http://localhost/"),
+        (None, "http://localhost/?signed_out=1"),
         ("/done?x=1", "http://localhost/done?x=1"),
         (SPA + "/bye", SPA + "/bye"),
     ],
@@ -169,7 +169,9 @@ def test_json_logout_needs_csrf_and_a_form_still_gets_a_redirect(spa):
 
 def test_json_logout_when_signed_out_already(make_app):
     response = make_app().test_client().post("/logout", headers={"Accept": "application/json"})
-    assert response.status_code == 200 and response.json == {"logout_url": "http://localhost/"}
+    assert response.status_code == 200 and response.json == {
+        "logout_url": "http://localhost/?signed_out=1"
+    }
 
 
 # 6. operations routes ------------------------------------------------------------------------

@@ -101,5 +101,5 @@ def test_sign_in_token_and_sign_out_through_nginx_under_a_prefix(proxied, upstre
     out = http.post(public + "/logout", headers={**CSRF, "Accept": "application/json"})
     assert out.status_code == 200
     logout_url = out.json()["logout_url"]
-    assert parse_qs(urlsplit(logout_url).query)["return_to"] == [public + "/"]
+    assert parse_qs(urlsplit(logout_url).query)["return_to"] == [public + "/?signed_out=1"]
     assert http.get(public + "/api/graphql-token", headers=CSRF).status_code == 401
