@@ -57,7 +57,7 @@ from redis.exceptions import LockError
 from service.keys import derive, mac, session_tag
 from service.redis_link import RedisDown, RedisLink
 from service.sealing import Sealer
-from service.tokens import CachedToken, MemoryTokenStore, TokenKey, TokenStore
+from service.token_store import CachedToken, MemoryTokenStore, TokenKey, TokenStore
 
 log = logging.getLogger(__name__)
 

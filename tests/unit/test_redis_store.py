@@ -14,7 +14,8 @@ import redis
 
 from service.redis_link import RedisLink
 from service.redis_store import RedisTokenStore, make_token_store
-from service.tokens import CachedToken, MemoryTokenStore, TokenBroker
+from service.token_store import CachedToken, MemoryTokenStore
+from service.tokens import TokenBroker
 from tests.support import FakeClock, require_tool, start_redis
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"
