@@ -14,7 +14,7 @@ from flask_login import current_user
 from service.auth import current_record, sessions, switch_organization_to
 from service.errors import ApiError, upstream_error_for
 from service.openapi import openapi_document
-from service.security import csrf_token
+from service.security import csrf_token, require_csrf
 from service.tokens import TokenUnavailable
 from service.workos import WorkOSError
 
@@ -28,8 +28,7 @@ def session_route(view):
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
             raise ApiError(401, "unauthenticated", "Sign in first.")
-        if request.headers.get("X-CSRF") != "1":
-            raise ApiError(403, "csrf_required", "Send the header X-CSRF: 1.")
+        require_csrf(form=False, message="Send the header X-CSRF: 1.")
         response = current_app.make_response(view(*args, **kwargs))
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"

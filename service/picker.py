@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from service.auth import bp, current_record, sessions, workos
 from service.errors import ApiError
-from service.security import csrf_ok, csrf_token
+from service.security import csrf_token, require_csrf
 from service.signin import auth_failure, sign_in
 from service.workos import WorkOSError
 
@@ -42,8 +42,8 @@ def finish_organization():
     pending = _pending()
     if pending is None:
         raise ApiError(400, "no_selection_pending", "There is no organization to choose now.")
-    if not csrf_ok(allow_header=False):
-        raise ApiError(400, "csrf_required", "The form expired. Please choose again.")
+    # 400, not 403 (design.md §3): the picker's answer to an expired form is to choose again.
+    require_csrf(header=False, status=400, message="The form expired. Please choose again.")
     organization_id = request.form.get("organization_id", "")
     chosen = next((o for o in pending["organizations"] if o["id"] == organization_id), None)
     if chosen is None:
