@@ -13,12 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app from the environment, with overrides keyed by variable name (tests)."""
     from service import api, auth, ops, pages, webhooks
+    from service.budget import Budget
     from service.cookie import CookieSessionInterface
     from service.errors import register_error_handlers
     from service.events import EventApplier, EventsPoller
     from service.keys import derive
     from service.metrics import Metrics
     from service.ratelimit import RateLimit
+    from service.redis_link import RedisLink
     from service.redis_store import make_token_store
     from service.sealing import Sealer
     from service.security import content_security_policy, init_body_limit, init_security_headers
@@ -48,13 +50,22 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         MAX_FORM_MEMORY_SIZE=64 * 1024,
     )
 
-    metrics = Metrics()
+    metrics = Metrics(shared_budget=bool(settings.redis_url))
+    budget = Budget(
+        settings.workos_request_budget,
+        settings.workos_signin_reserve_percent,
+        link=RedisLink(settings.redis_url, name="workos budget") if settings.redis_url else None,
+        secret_key=settings.secret_key,
+        processes=settings.web_concurrency,
+        observer=metrics.observe_budget,
+    )
     client = WorkOSClient(
         base_url=settings.workos_base_url,
         api_key=settings.workos_api_key,
         client_id=settings.workos_client_id,
         timeout=settings.workos_timeout_seconds,
         observer=metrics.observe_workos,
+        gate=budget,
     )
     store = make_token_store(
         settings.redis_url,
@@ -81,8 +92,24 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         sessions=sessions,
         events=applier,
         metrics=metrics,
-        rate_limit=RateLimit(settings.token_rate_limit, settings.redis_url),
+        budget=budget,
+        rate_limit=RateLimit(
+            settings.token_rate_limit, settings.redis_url, secret_key=settings.secret_key
+        ),
+        signin_rate_limit=RateLimit(
+            settings.signin_rate_limit,
+            settings.redis_url,
+            secret_key=settings.secret_key,
+            message="Too many sign-in attempts from this address; wait a little.",
+        ),
+        switch_rate_limit=RateLimit(
+            settings.switch_rate_limit,
+            settings.redis_url,
+            secret_key=settings.secret_key,
+            message="Too many organization switches; wait a little.",
+        ),
         sealer=Sealer(settings.secret_key, "pending-authentication"),
+        organization_sealer=Sealer(settings.secret_key, "organization-list"),
         pkce_key=derive(settings.secret_key, "pkce-verifier"),
     )
     if settings.workos_events_poll_seconds:
@@ -92,6 +119,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
 
     ops.init_request_ids(app)
     ops.init_token_metrics(app)
+    ops.init_refusal_metrics(app)
     csp = content_security_policy(settings.graphql_origin, settings.workos_origin)
     init_security_headers(app, csp, hsts=settings.session_cookie_secure)
     init_body_limit(app)

@@ -26,6 +26,7 @@ from jwt import PyJWTError
 from jwt import decode as jwt_decode
 
 from service.errors import ApiError, upstream_error_for
+from service.organizations import organizations_of, remember
 from service.security import csrf_ok, csrf_token, require_csrf, safe_next
 from service.session_records import SessionRecord
 from service.sessions import Sessions
@@ -125,6 +126,7 @@ def _challenge(verifier: str) -> str:
 @bp.get("/login")
 def login():
     """Start AuthKit: remember this flow's state in the cookie, go to WorkOS."""
+    _limit_signin()
     now = time.time()
     flows = {
         state: flow
@@ -159,6 +161,7 @@ def callback():
     A failure ends only this flow: the browser's session and its other flows stay, so a
     forged callback from another site cannot sign anybody out.
     """
+    _limit_signin()  # before the flow is taken: a refused callback can be retried as is
     state = request.args.get("state", "")
     flows = dict(session.get("flows", {}))
     flow = flows.pop(state, None) if state else None
@@ -195,6 +198,11 @@ def callback():
         return _start_selection(exc, next_path)
     except WorkOSError as exc:
         raise _auth_failure(exc) from None
+
+
+def _limit_signin() -> None:
+    """SIGNIN_RATE_LIMIT per client address (the forwarded one behind trusted proxies)."""
+    current_app.extensions["signin_rate_limit"].check(f"addr:{request.remote_addr}")
 
 
 def _auth_failure(exc: WorkOSError) -> ApiError:
@@ -253,6 +261,7 @@ def choose_organization():
 @bp.post("/login/organization")
 def finish_organization():
     """Finish sign-in with the chosen organization."""
+    _limit_signin()
     pending = _pending()
     if pending is None:
         raise ApiError(400, "no_selection_pending", "There is no organization to choose now.")
@@ -306,14 +315,17 @@ def _pending() -> dict | None:
 def _sign_in(result: dict, next_path: str):
     """Start a fresh session record for the authenticated user and their organization."""
     user = result["user"]
-    organizations = organizations_of(_workos(), user["id"])
+    # Part of signing in: these calls may spend the budget's sign-in reserve.
+    organizations = organizations_of(_workos(), user["id"], kind="signin")
     picked = result.get("organization_id")
     current = next((o for o in organizations if o["id"] == picked), None)
     if picked and current is None:
-        current = {"id": picked, "name": _workos().get_organization(picked).get("name", picked)}
+        named = _workos().get_organization(picked, kind="signin").get("name", picked)
+        current = {"id": picked, "name": named}
         organizations.append(current)
     elif not picked and len(organizations) == 1:
         current = organizations[0]
+    remember(user["id"], organizations)  # a switch in the next minute need not list again
     choose = current is None and len(organizations) > 1
 
     # No fixation: the browser's previous session ends and the new id is random. Flows other
@@ -341,43 +353,6 @@ def _sign_in(result: dict, next_path: str):
     if choose:
         return redirect(url_for("auth.choose_organization"), 302)
     return redirect(next_path, 302)
-
-
-def organizations_of(client: WorkOSClient, user_id: str) -> list[dict]:
-    """The user's active organizations as [{id, name}]."""
-    organizations = []
-    for membership in client.list_organization_memberships(user_id=user_id):
-        org_id = membership.get("organization_id")
-        if not org_id:
-            continue
-        name = membership.get("organization_name")
-        if not name:
-            name = client.get_organization(org_id).get("name") or org_id
-        organizations.append({"id": org_id, "name": name})
-    return organizations
-
-
-def switch_organization_to(organization_id: str) -> dict:
-    """Make the signed-in user act for organization_id, after WorkOS confirms the membership."""
-    record = current_record()
-    try:
-        organizations = organizations_of(_workos(), record.user_id)
-    except WorkOSError as exc:
-        raise upstream_error_for(exc) from None
-    chosen = next((o for o in organizations if o["id"] == organization_id), None)
-    if chosen is None:
-        sessions().update(record.id, lambda r: replace(r, organizations=organizations))
-        raise ApiError(403, "not_a_member", "You are not an active member of that organization.")
-    updated = sessions().update(
-        record.id,
-        lambda r: replace(r, organization=chosen, organizations=organizations, picking=None),
-    )
-    if updated is None:
-        raise ApiError(401, "unauthenticated", "Sign in first.")
-    previous = record.organization
-    if previous and previous["id"] != chosen["id"]:
-        current_app.extensions["tokens"].evict(record.token_session, previous["id"])
-    return chosen
 
 
 def _claim(token: str | None, name: str) -> str | None:

@@ -101,6 +101,17 @@ def init_token_metrics(app: Flask) -> None:
         return response
 
 
+def init_refusal_metrics(app: Flask) -> None:
+    """Count every 429 rate_limited answer by route (its endpoint name)."""
+
+    @app.after_request
+    def _count(response):
+        if g.get("error_code") == "rate_limited":
+            route = request.endpoint or "unknown"
+            current_app.extensions["metrics"].rate_limited.labels(route).inc()
+        return response
+
+
 @bp.get("/metrics")
 def metrics():
     """Prometheus text format, summed over gunicorn workers."""

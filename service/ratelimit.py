@@ -10,7 +10,6 @@ tried again after RETRY_INTERVAL seconds, like the token store.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
@@ -24,6 +23,7 @@ from limits.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
 
 from service.errors import ApiError
+from service.keys import derive, mac
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,18 @@ class MemoryWindows:
 class RateLimit:
     """`limit` (e.g. "120/minute") per caller, counted in Redis or in process memory."""
 
-    def __init__(self, limit: str, redis_url: str | None, clock=time.monotonic):
+    def __init__(
+        self,
+        limit: str,
+        redis_url: str | None,
+        clock=time.monotonic,
+        *,
+        secret_key: str = "",
+        message: str = "Too many token requests; slow down.",
+    ):
         self._items = parse_many(limit)
+        self._names = derive(secret_key, "rate-limit-names")
+        self._message = message
         self._local = MemoryWindows(self._items)
         self._shared = None
         if redis_url:
@@ -75,8 +85,8 @@ class RateLimit:
 
     def check(self, who: str) -> None:
         """Count one request of `who`; raise 429 rate_limited with Retry-After when over."""
-        # Hashed, so that counters kept in Redis name no user.
-        key = hashlib.sha256(who.encode()).hexdigest()[:32]
+        # A keyed HMAC, so that counters kept in Redis name no user or address.
+        key = mac(self._names, who)[:32]
         resets = None
         if self._shared is not None and self._clock() >= self._down_until:
             try:
@@ -88,7 +98,7 @@ class RateLimit:
         over = [reset for reset in resets if reset is not None]
         if over:
             retry_after = max(1, math.ceil(max(over) - time.time()))
-            raise ApiError(429, "rate_limited", "Too many token requests; slow down.", retry_after)
+            raise ApiError(429, "rate_limited", self._message, retry_after)
 
     def close(self) -> None:
         """Close the Redis connections, if any."""

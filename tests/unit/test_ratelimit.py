@@ -77,10 +77,28 @@ def test_redis_down_falls_back_to_memory_and_comes_back(redis_url, caplog):
         proc2.stop()
 
 
-def _key(who: str) -> str:
+def _key(who: str, secret_key: str = "") -> str:
+    from service.keys import derive, mac
+
+    return mac(derive(secret_key, "rate-limit-names"), who)[:32]
+
+
+def test_redis_keys_are_keyed_hmacs_nobody_without_the_secret_can_compute(redis_url):
     import hashlib
 
-    return hashlib.sha256(who.encode()).hexdigest()[:32]
+    import redis
+
+    limit = RateLimit("5/minute", redis_url[1], secret_key="s" * 32)
+    try:
+        limit.check("user:user_alice")
+    finally:
+        limit.close()
+    client = redis.Redis.from_url(redis_url[1])
+    keys = b" ".join(client.keys("*")).decode()
+    client.close()
+    assert _key("user:user_alice", "s" * 32) in keys
+    assert hashlib.sha256(b"user:user_alice").hexdigest()[:32] not in keys
+    assert _key("user:user_alice") not in keys  # another secret, another name
 
 
 def test_memory_windows_reset_when_the_window_ends():
