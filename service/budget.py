@@ -172,7 +172,7 @@ class Budget:
             self._refuse(kind, route, "budget", wait + self._jitter() * JITTER)
         self._emit("spent", kind)
 
-    def throttled(self, kind: str, retry_after: float | None) -> None:
+    def throttled(self, kind: str, retry_after: float | None) -> float:
         """WorkOS answered 429: pause this kind here and, through Redis, everywhere."""
         seconds = min(MAX_PAUSE, retry_after if retry_after and retry_after > 0 else DEFAULT_PAUSE)
         now = self._clock()
@@ -183,6 +183,7 @@ class Budget:
         if self._use_redis(now):
             ms = max(1, math.ceil(seconds * 1000))
             self._run(_PAUSE, keys=[self._keys[self._kind(kind)]], args=[ms])
+        return seconds
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -164,8 +164,8 @@ class Gate(Protocol):
     def admit(self, kind: str, route: str) -> None:
         """Return to send the attempt; raise WorkOSRefused to refuse it."""
 
-    def throttled(self, kind: str, retry_after: float | None) -> None:
-        """WorkOS answered 429 to a call of this kind."""
+    def throttled(self, kind: str, retry_after: float | None) -> float:
+        """WorkOS answered 429 to a call of this kind; seconds it is paused for."""
 
 
 class _Reply(NamedTuple):
@@ -476,7 +476,8 @@ class WorkOSClient:
             self._observe(route, status, started)
             retry_after = _retry_after(response.headers.get("Retry-After"))
             if status == 429 and self._gate is not None:
-                self._gate.throttled(kind, retry_after)
+                # The gate's pause (WorkOS's Retry-After, or its default) is the wait to report.
+                retry_after = self._gate.throttled(kind, retry_after)
             if (
                 attempt == 1
                 and status in _RETRY_STATUSES
