@@ -54,9 +54,7 @@ def test_a_refused_callback_keeps_its_flow_and_works_once_allowed(make_app, emul
     assert browser.client.get("/login").status_code == 429
 
 
-def test_100_switches_by_one_user_list_memberships_at_most_once_plus_the_limit(
-    make_app, emulator
-):
+def test_100_switches_by_one_user_list_memberships_at_most_once_plus_the_limit(make_app, emulator):
     browser = Browser(make_app(SWITCH_RATE_LIMIT="10/minute").test_client(), emulator)
     browser.sign_in(BOB)
     _pick(browser, ACME)
