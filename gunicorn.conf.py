@@ -18,6 +18,8 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Path without the query string (it may carry a sign-in code); the request id ties the
 # access line to the app's own log lines.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# The path is logged decoded (%0A is a newline): escape control characters in every field.
+logger_class = "service.access_log.AccessLogger"
 # Request lines and headers beyond these answer 400 before reaching the app.
 limit_request_line = 4094
 limit_request_field_size = 8190

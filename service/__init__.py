@@ -81,7 +81,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         maxsize=settings.token_cache_maxsize,
         observer=metrics.observe_token,
     )
-    app.session_interface = CookieSessionInterface()
+    app.session_interface = CookieSessionInterface(settings.secret_key)
     session_store = make_session_store(settings, app.instance_path)
     sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
     applier = EventApplier(sessions)

@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 bp = Blueprint("ops", __name__)
 
 # A caller's X-Request-ID is kept only when it is short and plain, so it is safe to log.
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # fullmatch: "$" also matches before "\n"
 # Last line of defence: anything shaped like an API key or a JWT is masked in log output.
 SECRET_SHAPES = re.compile(r"sk_[A-Za-z0-9_]+|eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # LogRecord attributes that are not extra fields.
@@ -81,7 +81,7 @@ def init_request_ids(app: Flask) -> None:
     @app.before_request
     def _assign():
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
     @app.after_request
     def _echo(response):

@@ -108,15 +108,24 @@ class TokenStore(Protocol):
         """Number of entries held."""
 
 
-def _serve_until(_key: TokenKey, entry: CachedToken, _now: float) -> float:
-    return entry.serve_until
+def _monotonic_for(clock: Callable[[], float], monotonic: Callable[[], float] | None):
+    """The clock that decides expiry: time.monotonic, unless a test injected one clock only."""
+    if monotonic is not None:
+        return monotonic
+    return time.monotonic if clock is time.time else clock
 
 
 class _IndexedTLRUCache(TLRUCache):
     """A TLRUCache that reports each key it drops: deleted, LRU-evicted or expired."""
 
-    def __init__(self, maxsize: int, timer: Callable[[], float], on_drop: Callable[[Any], None]):
-        super().__init__(maxsize, _serve_until, timer=timer)
+    def __init__(
+        self,
+        maxsize: int,
+        timer: Callable[[], float],
+        ttu: Callable[[Any, Any, float], float],
+        on_drop: Callable[[Any], None],
+    ):
+        super().__init__(maxsize, ttu, timer=timer)
         self._on_drop = on_drop
 
     def __delitem__(self, key: Any) -> None:
@@ -140,13 +149,27 @@ class _IndexedTLRUCache(TLRUCache):
 class MemoryTokenStore:
     """In-process TokenStore: a locked TLRUCache plus a session index for eviction."""
 
-    def __init__(self, maxsize: int = 10000, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        maxsize: int = 10000,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] | None = None,
+    ):
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
+        self._clock = clock
         # cachetools caches are not thread-safe; every access below holds this lock.
         self._lock = threading.Lock()
         self._index: dict[str, set[TokenKey]] = {}
-        self._cache = _IndexedTLRUCache(maxsize, clock, self._unindex)
+        # Entries expire on the monotonic clock: a wall clock stepped back must not make an
+        # expired token look fresh. serve_until (wall time, shared with other hosts) is turned
+        # into a duration when the entry is stored.
+        self._cache = _IndexedTLRUCache(
+            maxsize, _monotonic_for(clock, monotonic), self._time_to_use, self._unindex
+        )
+
+    def _time_to_use(self, _key: TokenKey, entry: CachedToken, now: float) -> float:
+        return now + (entry.serve_until - self._clock())
 
     def _unindex(self, key: TokenKey) -> None:
         keys = self._index.get(key[0])
@@ -321,6 +344,7 @@ class TokenBroker:
         *,
         store: TokenStore | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] | None = None,
         refresh_margin: float | None = None,
         fallback_ttl: float = 300,
         maxsize: int = 10000,
@@ -338,7 +362,11 @@ class TokenBroker:
         self._mint = mint
         # Wall time, not monotonic: expires_at is shown to the browser as a UTC timestamp.
         self._clock = clock
-        self._store: TokenStore = store if store is not None else MemoryTokenStore(maxsize, clock)
+        # Cool-downs and the in-process cache count on the monotonic clock.
+        self._monotonic = _monotonic_for(clock, monotonic)
+        self._store: TokenStore = (
+            store if store is not None else MemoryTokenStore(maxsize, clock, self._monotonic)
+        )
         self._margin = refresh_margin
         self._fallback_ttl = fallback_ttl
         self._cooldown = cooldown
@@ -347,7 +375,7 @@ class TokenBroker:
         self._observer = observer
         self._lock = threading.Lock()
         self._flights: dict[TokenKey, _Flight] = {}
-        self._cooling = TLRUCache(maxsize, _cooling_until, timer=clock)
+        self._cooling = TLRUCache(maxsize, _cooling_until, timer=self._monotonic)
 
     def get(self, session_id: str, user_id: str, organization_id: str) -> IssuedToken:
         """The token for this key: cached while more than the margin is left, else minted."""
@@ -404,7 +432,7 @@ class TokenBroker:
 
     def _left(self, cooling: _Cooling | None) -> float | None:
         """Seconds of cool-down left (None: no cool-down); call with self._lock held."""
-        return None if cooling is None else max(0.0, cooling.until - self._clock())
+        return None if cooling is None else max(0.0, cooling.until - self._monotonic())
 
     def _lookup(self, key: TokenKey) -> IssuedToken | None:
         entry = self._store.get(key)
@@ -463,7 +491,7 @@ class TokenBroker:
                 if seconds > 0:
                     # Marked before any waiter can copy it, so the copies inherit the mark.
                     error.cooldown_left = seconds  # type: ignore[attr-defined]
-                    self._cooling[key] = _Cooling(self._clock() + seconds, error)
+                    self._cooling[key] = _Cooling(self._monotonic() + seconds, error)
             flight.result, flight.error = result, error
             del self._flights[key]
             # Set under the lock: a caller arriving now sees the cool-down, not a new flight.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -118,3 +119,17 @@ def test_content_length_beyond_the_limit_is_413_before_reading(service, url):
     head = _switch_head(_alice_cookie(url), f"Content-Length: {10 * 1024 * 1024}")
     status, answer = send_raw(url, head, b'{"organization_id": "org_acme"}')
     assert status == 413, answer[:300]
+
+
+def test_a_url_cannot_forge_an_access_log_line(service, url):
+    """gunicorn logs the decoded path: %0A would start a new line of our making."""
+    proc, _ = service
+    status, _ = send_raw(url, request_head("/x%0Aforged%0D%0A10.0.0.1%20%22GET%20/admin%22"))
+    assert status == 404
+    deadline = time.monotonic() + 5
+    while "forged" not in proc.output():
+        assert time.monotonic() < deadline, "the access line never appeared"
+        time.sleep(0.05)
+    lines = proc.output().splitlines()
+    assert not [line for line in lines if line.startswith(("forged", "10.0.0.1"))]
+    assert any("/x\\x0aforged\\x0d\\x0a10.0.0.1" in line for line in lines)

@@ -61,9 +61,11 @@ def signed_in(url: str, email: str = ALICE) -> dict[str, str]:
 
 def session_of(cookies: dict[str, str]) -> dict:
     """The signed session cookie's content, read with the service's SECRET_KEY."""
-    app = Flask("decode")
-    app.secret_key = SECRET
-    return CookieSessionInterface().get_signing_serializer(app).loads(cookies["session"])
+    return (
+        CookieSessionInterface(SECRET)
+        .get_signing_serializer(Flask("decode"))
+        .loads(cookies["session"])
+    )
 
 
 def test_four_workers_mint_once_per_session_in_a_cold_burst(upstream, redis_server, raw, services):

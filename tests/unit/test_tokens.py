@@ -698,3 +698,14 @@ def test_lifetime_of_any_payload_is_bounded(claims: dict, now: float):
 @given(token=st.text())
 def test_lifetime_of_any_string_is_bounded(token: str):
     assert 0 <= token_lifetime(token, 300) <= MAX_LIFETIME
+
+
+def test_a_wall_clock_stepped_back_does_not_serve_an_expired_token(minter: Minter):
+    """Expiry is decided on the monotonic clock; wall time only stamps expires_at."""
+    wall, monotonic = FakeClock(T0), FakeClock(0.0)
+    broker = TokenBroker(minter, clock=wall, monotonic=monotonic)
+    first = broker.get("s1", "u1", "org_a")
+    wall.advance(-3600)  # NTP steps the clock back an hour
+    monotonic.advance(first.expires_at - T0)  # meanwhile the token's whole life has passed
+    again = broker.get("s1", "u1", "org_a")
+    assert not again.cached and again.token != first.token
