@@ -180,7 +180,7 @@ def run() -> tuple[list[Row], dict]:
             if every is None
             else f"{every:.1f} s (half by "
             f"{raw['seconds_until_half']:.1f} s; {raw['token_asks']} token requests, "
-            f"{refused:.0f} mints refused by the budget)",
+            f"{refused:.0f} mints not sent: budget spent or paused)",
             "all served",
             every is not None,
         ),
