@@ -101,6 +101,8 @@ class Stack:
         """The Procfile's gunicorn command with env overrides; returns its base URL."""
         port = free_port()
         environment = service_env(emulator_url, port, **env)
+        # The masters of one stack share one session file, as the workers of a host would.
+        environment.setdefault("SESSION_DB_PATH", str(self.tmp / "sessions.sqlite3"))
         if not environment["PROMETHEUS_MULTIPROC_DIR"]:
             metrics = self.tmp / f"metrics-{port}"
             metrics.mkdir()

@@ -51,10 +51,17 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     )
 
     metrics = Metrics(shared_budget=bool(settings.redis_url))
+    # One Redis link for tokens, sessions, rate limits and the WorkOS budget: one client, one
+    # outage state.
+    link = None
+    if settings.redis_url:
+        link = RedisLink(
+            settings.redis_url, on_state_change=lambda down: metrics.store_degraded.set(int(down))
+        )
     budget = Budget(
         settings.workos_request_budget,
         settings.workos_signin_reserve_percent,
-        link=RedisLink(settings.redis_url, name="workos budget") if settings.redis_url else None,
+        link=link,
         secret_key=settings.secret_key,
         processes=settings.web_concurrency,
         observer=metrics.observe_budget,
@@ -67,12 +74,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         observer=metrics.observe_workos,
         gate=budget,
     )
-    store = make_token_store(
-        settings.redis_url,
-        settings.secret_key,
-        settings.token_cache_maxsize,
-        on_state_change=lambda degraded: metrics.store_degraded.set(int(degraded)),
-    )
+    store = make_token_store(link, settings.secret_key, settings.token_cache_maxsize)
     broker = TokenBroker(
         lambda user_id, org_id: client.create_client_token(user_id=user_id, organization_id=org_id),
         store=store,
@@ -82,7 +84,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         observer=metrics.observe_token,
     )
     app.session_interface = CookieSessionInterface(settings.secret_key)
-    session_store = make_session_store(settings, app.instance_path)
+    session_store = make_session_store(settings, app.instance_path, link)
     sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
     applier = EventApplier(sessions)
     app.extensions.update(
@@ -93,19 +95,17 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         events=applier,
         metrics=metrics,
         budget=budget,
-        rate_limit=RateLimit(
-            settings.token_rate_limit, settings.redis_url, secret_key=settings.secret_key
-        ),
+        rate_limit=RateLimit(settings.token_rate_limit, link, settings.secret_key),
         signin_rate_limit=RateLimit(
             settings.signin_rate_limit,
-            settings.redis_url,
-            secret_key=settings.secret_key,
+            link,
+            settings.secret_key,
             message="Too many sign-in attempts from this address; wait a little.",
         ),
         switch_rate_limit=RateLimit(
             settings.switch_rate_limit,
-            settings.redis_url,
-            secret_key=settings.secret_key,
+            link,
+            settings.secret_key,
             message="Too many organization switches; wait a little.",
         ),
         sealer=Sealer(settings.secret_key, "pending-authentication"),

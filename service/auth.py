@@ -250,12 +250,19 @@ def choose_organization():
     pending = _pending()
     if pending is None:
         raise ApiError(400, "no_selection_pending", "There is no organization to choose now.")
-    return render_template(
+    return _picker(pending)
+
+
+def _picker(pending: dict, problem: str | None = None, status: int = 200):
+    """The picker page, with nothing chosen; `problem` says why the last submit was refused."""
+    page = render_template(
         "organization.html",
         organizations=pending["organizations"],
         email=pending.get("email", ""),
         csrf_token=csrf_token(),
+        problem=problem,
     )
+    return page, status
 
 
 @bp.post("/login/organization")
@@ -270,7 +277,12 @@ def finish_organization():
     organization_id = request.form.get("organization_id", "")
     chosen = next((o for o in pending["organizations"] if o["id"] == organization_id), None)
     if chosen is None:
-        raise ApiError(400, "invalid_request", "Choose one of the organizations offered.")
+        # The picker again rather than an error page: a browser that skips the radios'
+        # `required` check (or has no JavaScript-free validation) still gets a way on.
+        problem = "Choose one of the organizations offered, then continue."
+        if not organization_id:
+            problem = "Choose an organization first, then continue."
+        return _picker(pending, problem, 400)
     if pending.get("local"):
         # Signed in already, with several memberships and no organization picked by WorkOS.
         sessions().update(
@@ -371,12 +383,14 @@ def logout():
     """Delete the session record and its cached tokens, then end the WorkOS session."""
     if not current_user.is_authenticated:
         session.clear()
-        return redirect(url_for("pages.index"), 302)
+        return redirect(url_for("pages.index", signed_out=1), 302)
     require_csrf(message="Sign-out needs a valid CSRF token.")
     record = current_record()
     sessions().end(record.id)
     session.clear()
-    return_to = _base_url() + "/"
+    # ?signed_out=1: the sign-in page then confirms the sign-out instead of looking like a
+    # first visit (?ended=1 is the other case: a session that ended without being asked to).
+    return_to = _base_url() + url_for("pages.index", signed_out=1)
     if not record.sid:
         return redirect(return_to, 302)
     return redirect(_workos().logout_url(session_id=record.sid, return_to=return_to), 302)

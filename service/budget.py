@@ -45,7 +45,6 @@ KINDS = ("signin", "mint", "memberships", "events")
 DEFAULT_PAUSE = 5.0  # a 429 without Retry-After
 MAX_PAUSE = 60.0
 JITTER = 5.0  # a budget refusal's Retry-After is spread over this many seconds
-RETRY_INTERVAL = 5.0  # seconds on the local share after Redis failed
 
 # KEYS: log of all calls, log of general calls, this kind's pause.
 # ARGV: window ms, total, general cap (-1: a reserved kind), member.
@@ -143,8 +142,6 @@ class Budget:
         self._all = SlidingLog(self.window)
         self._general_log = SlidingLog(self.window)
         self._paused: dict[str, float] = {}
-        self._down_until = 0.0
-        self._scripts: dict[str, tuple] = {}
 
     # -- the gate ----------------------------------------------------------------------------
 
@@ -155,7 +152,8 @@ class Budget:
             paused = self._paused.get(kind, 0.0) - now
         if paused > 0:
             self._refuse(kind, route, "paused", paused)
-        outcome = self._shared_admit(kind, now) if self._use_redis(now) else None
+        outcome = self._shared_admit(kind) if self._link is not None else None
+        shared = outcome
         if outcome is None:
             outcome = self._local_admit(kind, now)
         code, wait, count_all, count_general = outcome
@@ -163,7 +161,7 @@ class Budget:
             with self._lock:
                 self._paused[kind] = max(self._paused.get(kind, 0.0), now + wait)
             self._refuse(kind, route, "paused", wait)
-        total, general = self._caps()
+        total, general = self._local_caps if shared is None else (self.total, self.general)
         left_signin = max(0, total - count_all)
         left_other = min(left_signin, max(0, general - count_general))
         self._emit("left", kind, signin=left_signin, other=left_other)
@@ -180,17 +178,12 @@ class Budget:
             self._paused[kind] = max(self._paused.get(kind, 0.0), now + seconds)
         log.warning("WorkOS answered 429: %s calls paused for %.1f s", kind, seconds)
         self._emit("throttled", kind)
-        if self._use_redis(now):
+        if self._link is not None:
             ms = max(1, math.ceil(seconds * 1000))
             self._run(_PAUSE, keys=[self._keys[self._kind(kind)]], args=[ms])
         return seconds
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _caps(self) -> tuple[int, int]:
-        if self._link is not None and self._clock() >= self._down_until:
-            return self.total, self.general
-        return self._local_caps
 
     def _local_admit(self, kind: str, now: float) -> tuple[int, float, int, int]:
         total, general = self._local_caps
@@ -206,7 +199,7 @@ class Budget:
                 self._general_log.add(now)
             return 2, 0.0, count_all + 1, count_general + (0 if reserved else 1)
 
-    def _shared_admit(self, kind: str, now: float) -> tuple[int, float, int, int] | None:
+    def _shared_admit(self, kind: str) -> tuple[int, float, int, int] | None:
         cap = -1 if kind in RESERVED_KINDS else self.general
         keys = [self._keys["all"], self._keys["general"], self._keys[self._kind(kind)]]
         args = [int(self.window * 1000), self.total, cap, uuid.uuid4().hex[:16]]
@@ -216,24 +209,16 @@ class Budget:
         code, wait_ms, count_all, count_general = (int(x) for x in answer)
         return code, wait_ms / 1000, count_all, count_general
 
-    def _use_redis(self, now: float) -> bool:
-        return self._link is not None and now >= self._down_until
-
     def _run(self, source: str, *, keys: list, args: list):
-        """The script's answer, or None after Redis failed (the local share is used then)."""
+        """The script's answer, or None while Redis is down (the local share is used then)."""
         assert self._link is not None
+        script = self._link.script(source)
         try:
-            return self._link.run(lambda r: self._script(r, source)(keys=keys, args=args, client=r))
+            return self._link.run(
+                lambda r: script(keys=keys, args=args, client=r), skip_while_down=True
+            )
         except RedisDown:
-            # The link has logged the outage; this process spends its own share meanwhile.
-            self._down_until = self._clock() + RETRY_INTERVAL
-            return None
-
-    def _script(self, client, source: str):
-        held = self._scripts.get(source)
-        if held is None or held[0] is not client:
-            held = self._scripts[source] = (client, client.register_script(source))
-        return held[1]
+            return None  # the link logged the outage and tries again on its own
 
     @staticmethod
     def _kind(kind: str) -> str:

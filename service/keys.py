@@ -21,3 +21,9 @@ def mac(key: bytes, *parts: str) -> str:
     """Hex HMAC-SHA256 of the parts (JSON-joined, so ("a", "bc") and ("ab", "c") differ)."""
     message = json.dumps(parts, separators=(",", ":")).encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def session_tag(names_key: bytes, session_id: str) -> str:
+    """A session's Redis hash tag: its record, tokens and locks share one cluster slot."""
+    # The session store's record name; names_key = derive(SECRET_KEY, "session-store-names").
+    return mac(names_key, "s", session_id)

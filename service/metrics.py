@@ -56,7 +56,7 @@ class Metrics:
         )
         self.store_degraded = Gauge(
             "gts_token_store_degraded",
-            "1 while the shared token store (Redis) is unreachable",
+            "1 while Redis (tokens, sessions, rate limits) is unreachable",
             registry=r,
             multiprocess_mode="livemax",
         )

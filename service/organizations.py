@@ -57,7 +57,7 @@ def switch_organization_to(organization_id: str) -> dict:
     from service.auth import current_record, sessions
 
     record = current_record()
-    current_app.extensions["switch_rate_limit"].check(f"user:{record.user_id}")
+    current_app.extensions["switch_rate_limit"].check(f"switch:{record.user_id}")
     organizations = _remembered(record.user_id)
     chosen = _find(organizations, organization_id)
     if chosen is None:

@@ -17,8 +17,13 @@ def index():
     """The app page when signed in, the sign-in page otherwise."""
     if not current_user.is_authenticated:
         # ?ended=1: the page's token client learnt that the session ended (a sign-out
-        # elsewhere, or WorkOS revoked it).
-        return render_template("signin.html", ended=request.args.get("ended") == "1")
+        # elsewhere, or WorkOS revoked it). ?signed_out=1: WorkOS's logout sent the browser
+        # back after this user asked to sign out.
+        return render_template(
+            "signin.html",
+            ended=request.args.get("ended") == "1",
+            signed_out=request.args.get("signed_out") == "1",
+        )
     settings = current_app.extensions["settings"]
     return render_template(
         "app.html",

@@ -1,12 +1,17 @@
 """RedisTokenStore: the TokenStore shared by gunicorn workers and hosts (design.md §5).
 
 Layout (every name carries an HMAC-SHA256 under a key derived from SECRET_KEY, so names are
-the same on every host that shares SECRET_KEY and say nothing about sessions, users or orgs):
+the same on every host that shares SECRET_KEY and say nothing about sessions, users or orgs;
+{s} is the session's hash tag, `keys.session_tag`, shared with the session store's record):
 
-    gts:tok:<hmac(session, user, org)>   string: the sealed entry, PX = time left to serve_until
-    gts:sess:<hmac(session)>             hash: field = token key name, value = hmac(org);
-                                         expires with its longest-lived member
-    gts:lock:<hmac(session, user, org)>  the single-flight lock (redis-py Lock)
+    gts:tok:{s}:<hmac(session, user, org)>   string: the sealed entry, PX = time left to
+                                             serve_until
+    gts:sess:{s}                             hash: field = token key name, value = hmac(org);
+                                             expires with its longest-lived member
+    gts:lock:{s}:<hmac(session, user, org)>  the single-flight lock (redis-py Lock)
+
+The tag puts a session's keys in one slot of a Redis Cluster, so `_PUT` (token and index) and
+the eviction transaction stay single-slot, while different sessions spread over the nodes.
 
 Values are Fernet-sealed (`Sealer(SECRET_KEY, "redis-token-values")`) JSON of the token, its
 expiry, its serve_until and the key name it belongs to; a value that does not open, or was
@@ -28,13 +33,11 @@ In-process layers (both `MemoryTokenStore`s, bounded by maxsize):
                only while Redis is unreachable. A Redis miss drops the copy, so it never
                outlives an eviction this process has seen.
 
-Outage: any redis-py error marks the store degraded (WARNING at once, then at most one per
-`retry_interval`, `on_state_change(True)`); get/put/evict/lock then use process memory and an
-in-process lock (the broker's own single flight), and Redis is tried again by one call every
-`retry_interval`. The first call that succeeds marks it healthy (logged,
-`on_state_change(False)`) and replays the evictions made meanwhile. What may
-remain: a token another host evicted, which this process had not read again before the
-outage, is served from the fallback until Redis returns or its own serve_until passes.
+Outage (the RedisLink decides when Redis is down and when it is back, and logs it): while it
+is down, get/put/evict/lock use process memory and an in-process lock (the broker's own single
+flight); when it comes back, the evictions made meanwhile are replayed. What may remain: a
+token another host evicted, which this process had not read again before the outage, is
+served from the fallback until Redis returns or its own serve_until passes.
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,19 +52,18 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import redis
-from redis.backoff import NoBackoff
-from redis.exceptions import LockError, RedisError
-from redis.retry import Retry
+from redis.exceptions import LockError
 
-from service.keys import derive, mac
+from service.keys import derive, mac, session_tag
+from service.redis_link import RedisDown, RedisLink
 from service.sealing import Sealer
 from service.tokens import CachedToken, MemoryTokenStore, TokenKey, TokenStore
 
 log = logging.getLogger(__name__)
 
 # Store the value, index it under its session, and keep the index alive as long as its
-# longest member (PTTL is -1 on a fresh hash). One round trip, atomic. It touches two keys,
-# so this store wants a standalone Redis (a primary, with replicas or Sentinel), not Cluster.
+# longest member (PTTL is -1 on a fresh hash). One round trip, atomic; both keys carry the
+# session's hash tag, so a cluster runs it on one node.
 _PUT = """
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[2], KEYS[1], ARGV[3])
@@ -87,48 +88,35 @@ class RedisTokenStore:
 
     def __init__(
         self,
-        redis_url: str,
+        link: RedisLink,
         secret_key: str,
         *,
         maxsize: int = 10000,
         clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
         local_ttl: float = 1.0,
         lock_timeout: float = 15.0,
         lock_wait: float = 12.0,
         lock_poll: float = 0.02,
-        socket_timeout: float = 0.25,
-        retry_interval: float = 5.0,
         key_prefix: str = "gts",
-        on_state_change: Callable[[bool], object] | None = None,
     ):
-        if local_ttl < 0 or lock_timeout <= 0 or lock_wait < 0 or retry_interval <= 0:
-            raise ValueError("local_ttl, lock_wait >= 0; lock_timeout, retry_interval > 0")
-        self._url = redis_url
+        if local_ttl < 0 or lock_timeout <= 0 or lock_wait < 0:
+            raise ValueError("local_ttl, lock_wait >= 0; lock_timeout > 0")
+        self._link = link
         self._clock = clock
-        self._monotonic = monotonic
         self._local_ttl = local_ttl
         self._lock_timeout = lock_timeout
         self._lock_wait = lock_wait
         self._lock_poll = lock_poll
-        self._socket_timeout = socket_timeout
-        self._retry_interval = retry_interval
         self._prefix = key_prefix
-        self._on_state_change = on_state_change
         self._names_key = derive(secret_key, "redis-keys")
+        self._tags_key = derive(secret_key, "session-store-names")
         self._sealer = Sealer(secret_key, "redis-token-values")
         self._local = MemoryTokenStore(maxsize, clock) if local_ttl > 0 else None
         self._fallback = MemoryTokenStore(maxsize, clock)
         self._maxsize = maxsize
-        # Guards the client (one per process) and the outage state below.
-        self._state = threading.Lock()
-        self._pid: int | None = None
-        self._client: redis.Redis | None = None
-        self._put_script = None
-        self._down_since: float | None = None  # monotonic; None while Redis answers
-        self._retry_at = 0.0
-        self._warned_at = 0.0
+        self._pending_lock = threading.Lock()
         self._pending: dict[_Pending, None] = {}  # insertion-ordered set
+        link.subscribe(self._link_changed)
 
     # -- TokenStore ------------------------------------------------------------------------
 
@@ -171,8 +159,9 @@ class RedisTokenStore:
 
     def lock(self, key: TokenKey) -> AbstractContextManager[object]:
         """A Redis lock for key (cross-process single flight); none while Redis is down."""
-        client = self._usable_client()
-        if client is None:
+        try:
+            client = self._link.run(lambda r: r, skip_while_down=True)
+        except RedisDown:
             return nullcontext()
         return self._redis_lock(client, key)
 
@@ -190,25 +179,32 @@ class RedisTokenStore:
     @property
     def degraded(self) -> bool:
         """True while Redis is unreachable and process memory answers."""
-        return self._down_since is not None
+        return self._link.down
 
     def close(self) -> None:
         """Close this process's connections (tests; a worker simply exits)."""
-        with self._state:
-            client, self._client, self._pid = self._client, None, None
-        if client is not None:
-            client.close()
+        self._link.close()
 
     # -- names and values ------------------------------------------------------------------
 
     def _mac(self, *parts: str) -> str:
         return mac(self._names_key, *parts)
 
+    def _tag(self, session: str) -> str:
+        # The broker's session part is the record's `token_session`, "<id>.<gen>": the tag
+        # comes from the id alone, so a session's tokens sit in its record's slot. Any other
+        # form still gives one tag per session (placement, not correctness, relies on this).
+        record_id = session.rpartition(".")[0] or session
+        return "{" + session_tag(self._tags_key, record_id) + "}"
+
     def _token_name(self, key: TokenKey) -> str:
-        return f"{self._prefix}:tok:{self._mac('tok', *key)}"
+        return f"{self._prefix}:tok:{self._tag(key[0])}:{self._mac('tok', *key)}"
 
     def _session_name(self, session_id: str) -> str:
-        return f"{self._prefix}:sess:{self._mac('sess', session_id)}"
+        return f"{self._prefix}:sess:{self._tag(session_id)}"
+
+    def _lock_name(self, key: TokenKey) -> str:
+        return f"{self._prefix}:lock:{self._tag(key[0])}:{self._mac('tok', *key)}"
 
     def _org_tag(self, organization_id: str) -> str:
         return self._mac("org", organization_id)
@@ -252,7 +248,7 @@ class RedisTokenStore:
         if ttl_ms <= 0:
             return
         name = self._token_name(key)
-        self._put_script(
+        self._link.script(_PUT)(
             keys=[name, self._session_name(key[0])],
             args=[self._seal(name, entry), ttl_ms, self._org_tag(key[2])],
             client=r,
@@ -286,14 +282,13 @@ class RedisTokenStore:
 
     @contextmanager
     def _redis_lock(self, r: redis.Redis, key: TokenKey) -> Iterator[None]:
-        name = f"{self._prefix}:lock:{self._mac('tok', *key)}"
         lock = r.lock(
-            name,
+            self._lock_name(key),
             timeout=self._lock_timeout,
             sleep=self._lock_poll,
             blocking_timeout=self._lock_wait,
         )
-        ok, acquired = self._attempt(lambda _r: lock.acquire(), client=r)
+        ok, acquired = self._attempt(lambda _r: lock.acquire())
         if ok and not acquired:
             log.warning(
                 "token store: waited %gs for another process's mint; minting without the lock",
@@ -304,7 +299,7 @@ class RedisTokenStore:
         finally:
             if ok and acquired:
                 try:
-                    self._attempt(lambda _r: lock.release(), client=r)
+                    self._attempt(lambda _r: lock.release())
                 except LockError:
                     pass  # expired meanwhile (lock_timeout): nothing of ours to release
 
@@ -335,15 +330,15 @@ class RedisTokenStore:
 
     def _defer(self, pending: _Pending) -> None:
         """Remember an eviction Redis missed, to replay when it answers again."""
-        with self._state:
+        with self._pending_lock:
             self._pending[pending] = None
             while len(self._pending) > self._maxsize:
                 del self._pending[next(iter(self._pending))]
 
     def _replay(self) -> None:
         while True:
-            with self._state:
-                if not self._pending or self._down_since is not None:
+            with self._pending_lock:
+                if not self._pending or self._link.down:
                     return
                 pending = next(iter(self._pending))
                 del self._pending[pending]
@@ -352,104 +347,28 @@ class RedisTokenStore:
                 self._defer(pending)
                 return
 
-    # -- connection and outage state -------------------------------------------------------
+    # -- the link -------------------------------------------------------------------------
 
-    def _usable_client(self) -> redis.Redis | None:
-        """This process's client, or None while Redis is down and no retry is due."""
-        with self._state:
-            if self._down_since is not None:
-                now = self._monotonic()
-                if now < self._retry_at:
-                    return None
-                self._retry_at = now + self._retry_interval  # this call is the retry
-            if self._pid != os.getpid():
-                # First use in this process (gunicorn forks workers): a pool of its own.
-                self._client = redis.Redis.from_url(
-                    self._url,
-                    socket_timeout=self._socket_timeout,
-                    socket_connect_timeout=self._socket_timeout,
-                    health_check_interval=15,
-                    # One immediate retry replaces a connection Redis closed (restart); more
-                    # would only stretch an outage's first requests.
-                    retry=Retry(NoBackoff(), 1),
-                )
-                self._put_script = self._client.register_script(_PUT)
-                self._pid = os.getpid()
-            return self._client
-
-    def _attempt(self, op: Callable[[redis.Redis], object], client: redis.Redis | None = None):
+    def _attempt(self, op: Callable[[redis.Redis], object]) -> tuple[bool, object]:
         """(True, op's result), or (False, None) when Redis is down or fails now."""
-        if client is None:
-            client = self._usable_client()
-            if client is None:
-                return False, None
         try:
-            result = op(client)
-        except LockError:
-            raise
-        except RedisError as exc:
-            self._went_down(exc)
+            return True, self._link.run(op, skip_while_down=True)
+        except RedisDown:
             return False, None
-        if self._down_since is not None:
-            self._came_back()
-        return True, result
 
-    def _went_down(self, error: RedisError) -> None:
-        with self._state:
-            now = self._monotonic()
-            first = self._down_since is None
-            if first:
-                self._down_since = now
-            self._retry_at = now + self._retry_interval
-            warn = first or now - self._warned_at >= self._retry_interval
-            if warn:
-                self._warned_at = now
-        if warn:
-            log.warning(
-                "token store: Redis unreachable (%s: %s); serving from process memory, "
-                "retrying every %gs",
-                type(error).__name__,
-                error,
-                self._retry_interval,
-            )
-        if first:
-            self._notify(True)
-
-    def _came_back(self) -> None:
-        with self._state:
-            if self._down_since is None:
-                return
-            seconds = self._monotonic() - self._down_since
-            self._down_since = None
-        log.warning("token store: Redis reachable again after %.1fs; shared again", seconds)
-        self._notify(False)
-        self._replay()
-
-    def _notify(self, degraded: bool) -> None:
-        if self._on_state_change is None:
-            return
-        try:
-            self._on_state_change(degraded)
-        except Exception:
-            log.exception("token store: on_state_change(%s) failed", degraded)
+    def _link_changed(self, down: bool) -> None:
+        if not down:
+            self._replay()
 
 
 def make_token_store(
-    redis_url: str | None,
+    link: RedisLink | None,
     secret_key: str,
     maxsize: int,
     clock: Callable[[], float] = time.time,
-    on_state_change: Callable[[bool], object] | None = None,
     **options: float,
 ) -> TokenStore:
-    """RedisTokenStore when redis_url is set, else the in-process MemoryTokenStore."""
-    if not redis_url:
+    """RedisTokenStore on the link when Redis is configured, else the in-process store."""
+    if link is None:
         return MemoryTokenStore(maxsize, clock)
-    return RedisTokenStore(
-        redis_url,
-        secret_key,
-        maxsize=maxsize,
-        clock=clock,
-        on_state_change=on_state_change,
-        **options,
-    )
+    return RedisTokenStore(link, secret_key, maxsize=maxsize, clock=clock, **options)

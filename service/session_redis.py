@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from service.keys import derive, mac
+from service.keys import derive, mac, session_tag
 from service.redis_link import RedisDown, RedisLink
 from service.sealing import Sealer
 from service.session_records import (
@@ -78,7 +78,6 @@ class RedisSessionStore:
         self._prefix = prefix
         self._names = derive(secret_key, "session-store-names")
         self._sealer = Sealer(secret_key, "session-records")
-        self._scripts: dict[int, tuple] = {}
 
     # -- records ---------------------------------------------------------------------------
 
@@ -216,15 +215,10 @@ class RedisSessionStore:
             raise SessionStoreUnavailable(str(exc)) from exc
 
     def _script(self, source: str):
-        # Registered once per client (a new client after a fork registers again).
-        client = self._link.client
-        held = self._scripts.get(id(source))
-        if held is None or held[0] is not client:
-            held = self._scripts[id(source)] = (client, client.register_script(source))
-        return held[1]
+        return self._link.script(source)
 
     def _k(self, session_id: str) -> str:
-        return mac(self._names, "s", session_id)
+        return session_tag(self._names, session_id)
 
     def _record_name(self, k: str) -> str:
         return f"{self._prefix}:s:{{{k}}}"
@@ -269,11 +263,10 @@ class RedisSessionStore:
         args = [record.expires_at, k, self._clock(), ttl_ms]
 
         def add(r):
-            # Not a transaction: the index keys live in different slots of a cluster.
-            pipe = r.pipeline(transaction=False)
+            # One call per index: they live in different slots of a cluster, and a cluster
+            # pipeline refuses scripts (redis-py). Sign-in only, so the round trips are cheap.
             for name in names:
-                script(keys=[name], args=args, client=pipe)
-            pipe.execute()
+                script(keys=[name], args=args, client=r)
 
         self._run(add)
 

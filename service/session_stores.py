@@ -11,12 +11,12 @@ from service.session_sqlite import SqliteSessionStore
 from service.settings import Settings
 
 
-def make_session_store(settings: Settings, instance_path: str) -> SessionStore:
-    """RedisSessionStore with REDIS_URL, else SqliteSessionStore at SESSION_DB_PATH."""
+def make_session_store(
+    settings: Settings, instance_path: str, link: RedisLink | None = None
+) -> SessionStore:
+    """RedisSessionStore with REDIS_URL (on link, if given), else SqliteSessionStore."""
     if settings.redis_url:
-        return RedisSessionStore(
-            RedisLink(settings.redis_url, name="session store"), settings.secret_key
-        )
+        return RedisSessionStore(link or RedisLink(settings.redis_url), settings.secret_key)
     # Flask's instance folder (git-ignored) unless SESSION_DB_PATH names another file.
     path = settings.session_db_path or os.path.join(instance_path, "sessions.sqlite3")
     return SqliteSessionStore(path, settings.secret_key)

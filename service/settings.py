@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 
+from service.redis_link import check_url
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -228,8 +230,12 @@ class _Reader:
         value = self.raw("REDIS_URL")
         if value is None:
             return None
-        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        try:
+            check_url(value)
+        except ValueError as exc:
+            # The value may carry a password: name the problem, never echo the URL.
             raise SettingsError(
-                f"REDIS_URL must be a redis://, rediss:// or unix:// URL, got {value!r}."
-            )
+                f"REDIS_URL must be a redis://host:port/db, rediss://..., unix:///path or "
+                f"redis+cluster://host:port[,host:port...] (rediss+cluster:// for TLS): {exc}."
+            ) from None
         return value

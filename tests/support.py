@@ -235,7 +235,7 @@ def start_service(
     return proc, url
 
 
-def start_redis(tmp: Path, port: int | None = None) -> tuple[Process, str]:
+def start_redis(tmp: Path, port: int | None = None, *options: str) -> tuple[Process, str]:
     """Start Debian's redis-server on a free loopback port, persistence off."""
     port = port or free_port()
     proc = Process(
@@ -251,6 +251,7 @@ def start_redis(tmp: Path, port: int | None = None) -> tuple[Process, str]:
             "no",
             "--dir",
             str(tmp),
+            *options,
         ],
         log_path=tmp / f"redis-{port}.log",
     ).start()
@@ -265,6 +266,82 @@ def start_redis(tmp: Path, port: int | None = None) -> tuple[Process, str]:
             time.sleep(0.05)
     proc.stop()
     raise TimeoutError(f"redis-server did not answer on {port}")
+
+
+# Cluster nodes for the tests: a node that stops is declared failed after 2 s (not 15), and
+# the others keep serving their own slots meanwhile (see README, "Redis deployments").
+CLUSTER_NODE_OPTIONS = ("--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "no")
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (10000 higher) is free too."""
+    while True:
+        port = free_port()
+        if port <= 55535:
+            try:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port + 10000))
+                return port
+            except OSError:
+                pass
+
+
+def start_cluster_node(tmp: Path, port: int) -> Process:
+    """Start one redis-server in cluster mode (its nodes file in tmp keeps its identity)."""
+    proc, _ = start_redis(
+        tmp,
+        port,
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        str(tmp / f"nodes-{port}.conf"),
+        *CLUSTER_NODE_OPTIONS,
+    )
+    return proc
+
+
+def cluster_state(port: int) -> str:
+    """cluster_state (ok or fail) as the node on port sees it."""
+    info = subprocess.run(
+        ["redis-cli", "-p", str(port), "cluster", "info"],
+        capture_output=True,
+        text=True,
+        timeout=5,
+        check=True,
+    ).stdout
+    return dict(line.split(":", 1) for line in info.split() if ":" in line)["cluster_state"]
+
+
+def wait_cluster_ok(ports: list[int], timeout: float = 20.0) -> None:
+    """Wait until every node says cluster_state:ok."""
+    deadline = time.monotonic() + timeout
+    while any(cluster_state(port) != "ok" for port in ports):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"cluster on {ports} not ok within {timeout}s")
+        time.sleep(0.1)
+
+
+def start_redis_cluster(tmp: Path, masters: int = 3) -> tuple[dict[int, Process], str]:
+    """A Redis Cluster of `masters` nodes, no replicas; {port: node} and its URL."""
+    nodes: dict[int, Process] = {}
+    try:
+        for _ in range(masters):
+            port = free_cluster_port()
+            nodes[port] = start_cluster_node(tmp, port)
+        subprocess.run(
+            ["redis-cli", "--cluster", "create"]
+            + [f"127.0.0.1:{port}" for port in nodes]
+            + ["--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+        wait_cluster_ok(list(nodes))
+    except BaseException:
+        for node in nodes.values():
+            node.stop()
+        raise
+    return nodes, "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in nodes)
 
 
 def sign_in_over_http(service_url: str, email: str, session=None):

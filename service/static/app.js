@@ -1,6 +1,7 @@
 /**
  * The app page: who is signed in, the organization switcher, the token's remaining lifetime,
- * and a GraphQL query run through the token client every few seconds while the page is shown.
+ * and a GraphQL query run through the token client every few seconds while the page is shown
+ * (shown by result.js).
  *
  * Reads from the DOM (the template owns these); starts only when body[data-graphql-url] exists:
  *   body[data-graphql-url], body[data-organization-id], body[data-query-interval-ms] (optional),
@@ -9,11 +10,18 @@
  *   form#organization-form > select[data-testid=organization-switcher],
  *   [data-testid=token-expires-in], [data-testid=graphql-result],
  *   button[data-testid=fetch-token], [data-testid=status], [data-testid=sign-out] (in a form),
- *   section[data-testid=members] (optional: the members card, see members.js)
+ *   section[data-testid=members] (optional: the members card, see members.js),
+ *   [data-testid=outage] (see outage.js), [data-testid=no-organization] and [data-needs-organization]
+ *   (shown without, and with, an organization: no token is ever asked for without one)
  * Never writes the token into the DOM.
  */
-import { createTokenClient } from './graphql-token.js';
+import { createTokenClient, TokenError } from './graphql-token.js';
 import { createMembersTable } from './members.js';
+import { createOutageNotice, formatCountdown, isOutage, secondsLeft } from './outage.js';
+import { createResultView } from './result.js';
+
+export { describeErrors, summarize } from './result.js';
+export { secondsLeft };
 
 const ME = 'me { id email firstName lastName }';
 export const QUERY_WITH_ORGANIZATION = `query AppPage($id: ID!) { ${ME} organization(id: $id) { id name } }`;
@@ -22,28 +30,6 @@ const DEFAULT_QUERY_INTERVAL_MS = 5000;
 // How often the page asks whether its session still exists (WorkOS may end it: a revoked
 // session, a deleted user). No WorkOS call is made for it.
 const SESSION_CHECK_MS = 15000;
-
-/** "Alice Anders <alice@acme.com> · Acme Corp" from the query's data. */
-export function summarize(data) {
-  const parts = [];
-  const me = data?.me;
-  if (me) {
-    const name = [me.firstName, me.lastName].filter(Boolean).join(' ');
-    parts.push(name && me.email ? `${name} <${me.email}>` : name || me.email || me.id);
-  }
-  if (data?.organization?.name) parts.push(data.organization.name);
-  return parts.join(' · ');
-}
-
-/** "Unauthorized (me); Not found (organization)" from a GraphQL errors array. */
-export function describeErrors(errors) {
-  return errors
-    .map((error) => {
-      const where = Array.isArray(error?.path) && error.path.length ? ` (${error.path.join('.')})` : '';
-      return `${error?.message ?? 'Unknown error'}${where}`;
-    })
-    .join('; ');
-}
 
 /** A readable line for a failed token fetch or GraphQL request. */
 export function describeFailure(err) {
@@ -68,11 +54,6 @@ export function marginOptions(value) {
   return { marginSeconds: Math.max(0, margin - 1), refreshAheadSeconds: 0 };
 }
 
-/** Whole seconds left until `deadline` on the monotonic clock, never negative. */
-export function secondsLeft(deadline, now) {
-  return Math.max(0, Math.ceil((deadline - now) / 1000));
-}
-
 function main() {
   const body = document.body;
   const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -93,11 +74,11 @@ function main() {
     tokenDeadline: null,
     querySeq: 0,
     queryTimer: null,
-    shownResult: null,
     paused: false, // after a refusal only the user can fix (403): wait for them
     sessionStale: false,
     switching: false,
     leaving: false,
+    holdUntil: null, // after an outage: no query before then (the notice counts down to it)
   };
   const client = createTokenClient({
     graphqlUrl: body.dataset.graphqlUrl,
@@ -109,7 +90,10 @@ function main() {
     client,
     root: document.querySelector('section[data-testid="members"]'),
     describeFailure,
+    isOutage: (err) => err instanceof TokenError && isOutage(err),
   });
+  const outage = createOutageNotice(byTestId('outage'));
+  const view = createResultView(ui.result, describeFailure);
 
   function say(text, tone = 'info') {
     if (!ui.status) return;
@@ -128,18 +112,28 @@ function main() {
   function renderCountdown() {
     if (!ui.expiresIn) return;
     if (state.tokenDeadline === null) {
-      ui.expiresIn.textContent = '—';
+      ui.expiresIn.textContent = 'none yet';
       delete ui.expiresIn.dataset.seconds;
       return;
     }
     const seconds = secondsLeft(state.tokenDeadline, performance.now());
-    ui.expiresIn.textContent = `${seconds} s`;
+    ui.expiresIn.textContent = formatCountdown(seconds);
     ui.expiresIn.dataset.seconds = String(seconds);
   }
 
   function setOrganization(id) {
     state.organizationId = id || null;
     body.dataset.organizationId = id || '';
+    // Without an organization no token can be had: no button that can never work.
+    for (const node of document.querySelectorAll('[data-needs-organization]')) node.hidden = !id;
+    const guidance = byTestId('no-organization');
+    if (guidance) guidance.hidden = Boolean(id);
+  }
+
+  /** Hold queries until the token client's next chance, and say so once, counting down. */
+  function holdFor(detail, retryAt) {
+    state.holdUntil = retryAt;
+    outage.show(detail, retryAt);
   }
 
   function renderSession(session) {
@@ -178,38 +172,6 @@ function main() {
     }
   }
 
-  function renderResult(result) {
-    const errors = result.errors ?? [];
-    const json = JSON.stringify(errors.length ? result : { data: result.data }, null, 2);
-    if (json === state.shownResult) return;
-    state.shownResult = json;
-    const nodes = [];
-    const summary = document.createElement('p');
-    summary.className = 'graphql-summary';
-    summary.textContent = summarize(result.data) || 'No data';
-    nodes.push(summary);
-    if (errors.length) {
-      const problem = document.createElement('p');
-      problem.className = 'graphql-errors';
-      problem.textContent = `GraphQL errors: ${describeErrors(errors)}`;
-      nodes.push(problem);
-    }
-    const pre = document.createElement('pre');
-    pre.textContent = json;
-    nodes.push(pre);
-    ui.result.replaceChildren(...nodes);
-    ui.result.dataset.state = errors.length ? 'error' : 'ok';
-  }
-
-  function renderFailure(err) {
-    state.shownResult = null;
-    const problem = document.createElement('p');
-    problem.className = 'graphql-errors';
-    problem.textContent = `Could not run the query: ${describeFailure(err)}`;
-    ui.result.replaceChildren(problem);
-    ui.result.dataset.state = 'error';
-  }
-
   async function runQuery() {
     if (!ui.result) return;
     const seq = ++state.querySeq;
@@ -220,10 +182,12 @@ function main() {
         ? await client.graphql(QUERY_WITH_ORGANIZATION, { id })
         : await client.graphql(QUERY_WITHOUT_ORGANIZATION, {});
       if (seq !== state.querySeq) return;
-      renderResult(result);
+      view.show(result);
     } catch (err) {
       if (seq !== state.querySeq || err?.status === 401 || err?.code === 'stopped') return;
-      renderFailure(err);
+      // No token: the outage notice or the status line says why, once; not here again.
+      if (err instanceof TokenError) view.wait();
+      else view.fail(err);
       if (err?.status === 403) state.paused = true;
     } finally {
       if (seq === state.querySeq) ui.result.removeAttribute('aria-busy');
@@ -240,11 +204,12 @@ function main() {
     if (!state.paused && !state.switching) {
       const due = performance.now() - (state.sessionCheckedAt ?? 0) >= SESSION_CHECK_MS;
       if (state.sessionStale || due) await refreshSession();
-      await runQuery();
+      if (state.organizationId && !(state.holdUntil > performance.now())) await runQuery();
     }
     // A tick started elsewhere (a switch, the page becoming visible) may have armed one already.
     clearTimeout(state.queryTimer);
-    if (!state.leaving) state.queryTimer = setTimeout(tick, queryIntervalMs);
+    const held = (state.holdUntil ?? 0) - performance.now();
+    if (!state.leaving) state.queryTimer = setTimeout(tick, held > 0 ? held : queryIntervalMs);
   }
 
   async function switchOrganization(id) {
@@ -276,7 +241,7 @@ function main() {
       setOrganization(answer?.organization_id ?? id);
       client.reset();
       state.paused = false;
-      state.shownResult = null;
+      view.forget();
       await refreshSession();
       switched = true;
       say(`Switched to ${ui.organizationName?.textContent || state.organizationId}.`);
@@ -296,7 +261,12 @@ function main() {
   client.addEventListener('token', ({ detail }) => {
     state.tokenDeadline = performance.now() + detail.expiresIn * 1000;
     state.paused = false;
+    state.holdUntil = null;
     renderCountdown();
+    if (outage.active) {
+      outage.clear();
+      members.load(); // it gave up waiting for a token
+    }
     if (ui.status?.dataset.tone === 'error' && !state.switching) say('');
     // The session's organization changed elsewhere (another tab switched it).
     if (detail.organizationId && detail.organizationId !== state.organizationId && !state.switching) {
@@ -310,8 +280,15 @@ function main() {
     if (detail.source === 'channel') state.sessionStale = true;
   });
   client.addEventListener('signedout', leave);
+  client.addEventListener('retry', ({ detail }) => {
+    if (!state.leaving && isOutage(detail)) holdFor(detail, performance.now() + detail.delayMs);
+  });
   client.addEventListener('error', ({ detail }) => {
-    if (!state.leaving) say(`Token service: ${describeFailure(detail)}`, 'error');
+    if (state.leaving) return;
+    if (!isOutage(detail)) return say(`Token service: ${describeFailure(detail)}`, 'error');
+    // The client gave up for now; the page asks again on its next query, or after Retry-After.
+    const waitMs = Math.max(queryIntervalMs, (detail.retryAfter ?? 0) * 1000);
+    holdFor(detail, performance.now() + waitMs);
   });
 
   ui.form?.addEventListener('submit', (event) => {
@@ -326,7 +303,7 @@ function main() {
       state.paused = false;
       say('Fetched a token.');
     } catch (err) {
-      if (err?.status !== 401) say(`Could not fetch a token: ${describeFailure(err)}`, 'error');
+      if (err?.status !== 401 && !isOutage(err)) say(`Could not fetch a token: ${describeFailure(err)}`, 'error');
     } finally {
       ui.fetchButton.disabled = false;
     }
@@ -337,7 +314,10 @@ function main() {
     if (document.visibilityState === 'visible' && !state.switching) tick();
   });
 
-  setInterval(renderCountdown, 1000);
+  setInterval(() => {
+    renderCountdown();
+    outage.render();
+  }, 1000);
   renderCountdown();
   client.start();
   refreshSession();

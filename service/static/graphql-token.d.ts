@@ -89,6 +89,16 @@ export interface TokenErrorEventDetail {
   code: string;
   message: string;
   requestId: string | null;
+  /** Whole seconds from the answer's `Retry-After`, or `null`. */
+  retryAfter: number | null;
+}
+
+/** `retry` event: a token fetch attempt failed with a retryable status; another follows after `delayMs`. */
+export interface RetryEventDetail extends TokenErrorEventDetail {
+  /** The attempt that failed, counting from 1. */
+  attempt: number;
+  /** Milliseconds until the next attempt (Retry-After or back-off, with jitter). */
+  delayMs: number;
 }
 
 /** `reset` event: `reset()` was called here (`local`) or in another tab (`channel`). */
@@ -100,6 +110,7 @@ export interface TokenClientEventMap {
   token: CustomEvent<TokenEventDetail>;
   signedout: CustomEvent<SignedOutEventDetail>;
   error: CustomEvent<TokenErrorEventDetail>;
+  retry: CustomEvent<RetryEventDetail>;
   reset: CustomEvent<ResetEventDetail>;
 }
 

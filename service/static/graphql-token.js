@@ -11,7 +11,8 @@
  * Events (CustomEvent, `detail` never carries the token):
  *   token     {expiresIn, organizationId, source: "fetch" | "channel"}
  *   signedout {status, code, message, source: "fetch" | "channel"}
- *   error     {status, code, message, requestId}
+ *   retry     {status, code, message, requestId, retryAfter, attempt, delayMs}
+ *   error     {status, code, message, requestId, retryAfter}
  *   reset     {source: "local" | "channel"}
  */
 
@@ -344,6 +345,8 @@ export class TokenClient extends EventTarget {
         this.#report(failure);
         throw failure;
       }
+      // So a page can say when the next attempt goes out, rather than just that one failed.
+      this.#emit('retry', { ...this.#detail(failure), attempt, delayMs: delay });
       await this.#sleep(delay);
     }
   }
@@ -370,19 +373,24 @@ export class TokenClient extends EventTarget {
     return Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
   }
 
-  #report(failure) {
-    const detail = {
+  #detail(failure) {
+    return {
       status: failure.status,
       code: failure.code,
       message: failure.message,
       requestId: failure.requestId,
+      retryAfter: failure.retryAfter,
     };
+  }
+
+  #report(failure) {
+    const { retryAfter, ...detail } = this.#detail(failure);
     if (failure.status === 401) {
       this.#signOut();
       this.#post({ type: 'signedout' });
       this.#emit('signedout', { ...detail, source: 'fetch' });
     } else {
-      this.#emit('error', detail);
+      this.#emit('error', { ...detail, retryAfter });
     }
   }
 

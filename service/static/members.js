@@ -88,7 +88,12 @@ export function explainOutcome(result, member) {
 }
 
 /** Wire the members card to a token client; returns {load, reset}. Does nothing without the card. */
-export function createMembersTable({ client, root, describeFailure = (err) => String(err?.message ?? err) }) {
+export function createMembersTable({
+  client,
+  root,
+  describeFailure = (err) => String(err?.message ?? err),
+  isOutage = () => false, // a failure the page's outage notice already tells of
+}) {
   if (!root) return { load: async () => {}, reset() {} };
   const byTestId = (id) => root.querySelector(`[data-testid="${id}"]`);
   const ui = {
@@ -208,6 +213,12 @@ export function createMembersTable({ client, root, describeFailure = (err) => St
       return true;
     } catch (err) {
       if (seq !== state.seq || err?.code === 'stopped') return false;
+      if (isOutage(err)) {
+        // Said once, at the top of the page; the page loads the list again when it recovers.
+        renderMessage('The members are listed as soon as the service answers again.');
+        say('');
+        return false;
+      }
       renderMessage('The members could not be listed.');
       say(`Could not reach the Widgets API: ${describeFailure(err)}`, 'error');
       return false;

@@ -31,7 +31,7 @@ def test_alice_signs_in_through_the_emulators_user_picker(page, emulator, watch)
 
     expect_app(page, ALICE, "Acme Corp")
     expect(page.get_by_test_id("graphql-result")).to_contain_text("Alice Anders")
-    expect(page.get_by_test_id("token-expires-in")).to_have_text(re.compile(r"^\d+ s$"))
+    expect(page.get_by_test_id("token-expires-in")).to_have_text(re.compile(r"^\d+:\d\d$"))
     expect(page.get_by_test_id("sign-out")).to_be_visible()
     assert page.get_by_test_id("organization-switcher").count() == 0  # one organization only
     screenshot(page, "app")
@@ -50,6 +50,8 @@ def test_bob_picks_globex_at_sign_in_then_switches_to_acme(page, emulator, watch
     expect(page.get_by_role("heading", name="Choose an organization")).to_be_visible()
     options = page.get_by_test_id("organization-option")
     expect(options).to_have_count(2)
+    for option in options.all():
+        expect(option).not_to_be_checked()  # nothing pre-selected: the choice is bob's
     screenshot(page, "organization-picker")
     page.get_by_label("Globex").check()
     page.get_by_test_id("choose-organization").click()
@@ -111,11 +113,15 @@ def test_sign_out_returns_to_sign_in_and_the_token_route_then_answers_401(
 
     first.get_by_test_id("sign-out").click()
     expect(first.get_by_role("heading", name="Sign in")).to_be_visible()
-    expect(first).to_have_url(stack.url + "/")
+    expect(first).to_have_url(stack.url + "/?signed_out=1")  # back from WorkOS's logout
+    expect(first.get_by_test_id("signed-out-confirmation")).to_contain_text("You have signed out.")
+    expect(first.get_by_test_id("signed-out-notice")).to_have_count(0)
+    screenshot(first, "signed-out")
     assert first.evaluate(TOKEN_STATUS) == 401
     assert emulator.count("GET /user_management/sessions/logout") == 1
     # The other tab was told over the channel; it finds the session gone and leaves as well.
     expect(second.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(second.get_by_test_id("signed-out-notice")).to_be_visible()  # it did not ask
     assert second.evaluate(TOKEN_STATUS) == 401
     print(f"sign-out: token fetches {watch.token_fetches}, mints {emulator.count(MINT)}")
 

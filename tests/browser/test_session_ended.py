@@ -27,7 +27,8 @@ def test_a_session_revoked_at_workos_signs_every_tab_out(context, stack, emulato
             "You were signed out. Sign in again to go on.", timeout=NOTICE_TIMEOUT_MS
         )
         expect(tab.get_by_test_id("sign-in")).to_be_visible()
-    screenshot(tabs[0], "signed-out")
+    expect(tabs[0].get_by_test_id("signed-out-confirmation")).to_have_count(0)
+    screenshot(tabs[0], "ended")
     delivered = [d for d in emulator.deliveries() if d.get("status") == 200]
     assert delivered, emulator.deliveries()
     # The page went back to the sign-in page on its own: the token route answers 401 now.

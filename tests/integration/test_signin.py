@@ -60,6 +60,24 @@ def test_bob_goes_through_the_picker(browser):
     assert "pick" not in session_of(browser.client)
 
 
+def test_picker_preselects_nothing_and_asks_again_for_a_missing_choice(browser):
+    """Without JavaScript, a submit with no choice comes back to the picker with a message."""
+    browser.sign_in(BOB)
+    page = browser.client.get("/login/organization").get_data(as_text=True)
+    assert page.count('data-testid="organization-option"') == 2
+    assert "checked" not in page and page.count("required") == 2
+    csrf = session_of(browser.client)["csrf_token"]
+    again = browser.client.post("/login/organization", data={"csrf_token": csrf})
+    assert again.status_code == 400 and again.mimetype == "text/html"
+    text = again.get_data(as_text=True)
+    assert "Choose an organization first, then continue." in text
+    assert 'data-testid="organization-option"' in text  # the choice is still open
+    chosen = browser.client.post(
+        "/login/organization", data={"organization_id": ACME, "csrf_token": csrf}
+    )
+    assert chosen.status_code == 302 and browser.record().organization["id"] == ACME
+
+
 def test_picker_rejects_bad_csrf_and_foreign_orgs(browser):
     browser.sign_in(BOB)
     browser.client.get("/login/organization")
@@ -83,6 +101,10 @@ def test_carol_signs_in_with_no_organization(browser):
     assert record.user["email"] == CAROL and record.organization is None
     response = browser.token()
     assert response.status_code == 403 and response.json["error"] == "no_organization"
+    page = browser.client.get("/").get_data(as_text=True)
+    assert "You are not a member of any organization yet." in page
+    assert "organization&#39;s WorkOS admin" in page or "organization's WorkOS admin" in page
+    assert '<button type="button" data-testid="fetch-token" data-needs-organization hidden>' in page
 
 
 def test_state_is_single_use(browser, emulator):
@@ -142,9 +164,27 @@ def test_logout_evicts_and_ends_the_workos_session(browser, emulator, app):
     location = urlsplit(response.headers["Location"])
     q = parse_qs(location.query)
     assert location.path == "/user_management/sessions/logout"
-    assert q["session_id"] == [sid] and q["return_to"] == ["http://localhost/"]
+    assert q["session_id"] == [sid] and q["return_to"] == ["http://localhost/?signed_out=1"]
     assert len(app.extensions["tokens"]) == 0
     assert browser.token().status_code == 401
+
+
+def test_the_return_from_sign_out_says_so_and_differs_from_an_ended_session(client):
+    """?signed_out=1 (asked for) and ?ended=1 (ended elsewhere) each have their own words."""
+    signed_out = client.get("/?signed_out=1").get_data(as_text=True)
+    assert 'data-testid="signed-out-confirmation"' in signed_out
+    assert "You have signed out." in signed_out and "<title>Signed out" in signed_out
+    assert 'data-testid="signed-out-notice"' not in signed_out
+    ended = client.get("/?ended=1").get_data(as_text=True)
+    assert "You were signed out. Sign in again to go on." in ended
+    assert "You have signed out" not in ended
+    first_visit = client.get("/").get_data(as_text=True)
+    assert "signed out" not in first_visit.lower()
+
+
+def test_logout_when_already_signed_out_also_confirms_it(client):
+    response = client.post("/logout")
+    assert response.status_code == 302 and response.headers["Location"] == "/?signed_out=1"
 
 
 def test_logout_needs_csrf_and_get_does_nothing(browser):

@@ -482,7 +482,10 @@ describe('errors from the token route', () => {
 
       assert.equal(fetch.calls.length, 1);
       assert.deepEqual(events, [
-        { type: 'error', detail: { status: 403, code, message: `${code} happened`, requestId: 'req_403' } },
+        {
+          type: 'error',
+          detail: { status: 403, code, message: `${code} happened`, requestId: 'req_403', retryAfter: null },
+        },
       ]);
     });
   }
@@ -565,6 +568,40 @@ describe('errors from the token route', () => {
     assert.equal(await token, 'tok-1');
     assert.deepEqual(clock.delays, [2_250, 3_250]);
     assert.equal(events.of('error').length, 0);
+  });
+
+  test('each wait before another attempt is announced by a retry event', async () => {
+    const answers = [
+      () => errorBody(503, 'upstream_unavailable', { 'Retry-After': '2' }),
+      () => errorBody(503, 'upstream_unavailable'),
+      tokenIssuer(),
+    ];
+    const fetch = router({ [TOKEN_URL]: () => answers.shift()() });
+    const client = makeClient(fetch, { random: () => 0, baseBackoffMs: 500 });
+    const events = recordEvents(client, ['retry', 'error', 'token']);
+    const token = client.getToken();
+    await clock.advance(10_000);
+
+    assert.equal(await token, 'tok-1');
+    const retries = events.of('retry').map((event) => event.detail);
+    assert.deepEqual(
+      retries.map(({ attempt, delayMs, retryAfter, status, code }) => ({ attempt, delayMs, retryAfter, status, code })),
+      [
+        { attempt: 1, delayMs: 2_000, retryAfter: 2, status: 503, code: 'upstream_unavailable' },
+        { attempt: 2, delayMs: 500, retryAfter: null, status: 503, code: 'upstream_unavailable' },
+      ],
+    );
+    assert.ok(retries.every((detail) => !JSON.stringify(detail).includes('tok-')));
+    assert.deepEqual(events.map((event) => event.type), ['retry', 'retry', 'token']);
+  });
+
+  test('no retry event when a failure is not retried', async () => {
+    const fetch = router({ [TOKEN_URL]: () => errorBody(503, 'upstream_unavailable', { 'Retry-After': '120' }) });
+    const client = makeClient(fetch);
+    const events = recordEvents(client, ['retry', 'error']);
+    await after(client.getToken());
+    assert.deepEqual(events.map((event) => event.type), ['error']);
+    assert.equal(events[0].detail.retryAfter, 120);
   });
 
   test('429 rate_limited honours Retry-After; without it, exponential back-off', async () => {

@@ -128,7 +128,11 @@ def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_server, raw,
     revealing = [content["session_id"], "user_alice", "org_acme", "alice@acme.com"]
 
     names = [k.decode() for k in raw.keys("gts:*")]
-    opaque = r"gts:(tok|sess|su|sx|so):[0-9a-f]{64}|gts:s:\{[0-9a-f]{64}\}"
+    tag = r"\{[0-9a-f]{64}\}"  # a session's hash tag (one cluster slot)
+    opaque = (
+        rf"gts:(su|sx|so):[0-9a-f]{{64}}|gts:(s|sess):{tag}|gts:tok:{tag}:[0-9a-f]{{64}}"
+        r"|gts:rl:\{[0-9a-f]{32}\}:\d+-\d+-[a-z]+"
+    )
     assert names and all(re.fullmatch(opaque, n) for n in names), names
     [record] = [n for n in names if n.startswith("gts:s:")]
     assert not [s for s in revealing if s.encode() in raw.hget(record, "b")]

@@ -1,16 +1,20 @@
 """The token route's rate limit: counted per caller, in memory or shared through Redis."""
 
 import logging
+import re
 
 import pytest
 
 from service.errors import ApiError
-from service.ratelimit import RETRY_INTERVAL, MemoryWindows, RateLimit
+from service.ratelimit import MemoryWindows, RateLimit
+from service.redis_link import RedisLink
 from tests.support import FakeClock, require_tool, start_redis
+
+SECRET = "unit-test-secret-key-0123456789abcdef0123"
 
 
 def test_counts_per_caller_and_answers_429_with_retry_after():
-    limit = RateLimit("3/minute", None)
+    limit = RateLimit("3/minute", None, SECRET)
     for _ in range(3):
         limit.check("user:a")
     with pytest.raises(ApiError) as info:
@@ -22,7 +26,7 @@ def test_counts_per_caller_and_answers_429_with_retry_after():
 
 
 def test_several_limits_all_apply():
-    limit = RateLimit("5/minute;2/second", None)
+    limit = RateLimit("5/minute;2/second", None, SECRET)
     limit.check("u")
     limit.check("u")
     with pytest.raises(ApiError):
@@ -40,71 +44,60 @@ def redis_url(tmp_path):
 def test_counters_are_shared_through_redis_and_name_no_user(redis_url):
     import redis
 
-    one, two = RateLimit("2/minute", redis_url[1]), RateLimit("2/minute", redis_url[1])
+    links = [RedisLink(redis_url[1]), RedisLink(redis_url[1])]
+    one, two = (RateLimit("2/minute;50/hour", link, SECRET) for link in links)
     try:
         one.check("user:user_alice")
         two.check("user:user_alice")
-        with pytest.raises(ApiError):
+        with pytest.raises(ApiError) as info:
             one.check("user:user_alice")  # the second process's request counted too
+        assert 55 <= info.value.retry_after <= 60
     finally:
-        one.close()
-        two.close()
+        for link in links:
+            link.close()
     client = redis.Redis.from_url(redis_url[1])
-    keys = [k.decode() for k in client.keys("*")]
+    keys = sorted(k.decode() for k in client.keys("*"))
+    ttls = [client.pttl(k) for k in keys]
     client.close()
-    assert keys and all("user_alice" not in k for k in keys)
+    # One key per window, both with the caller's hash tag (one cluster slot), naming no user.
+    assert [re.sub(r"\{[0-9a-f]{32}\}", "{k}", k) for k in keys] == [
+        "gts:rl:{k}:2-1-minute",
+        "gts:rl:{k}:50-1-hour",
+    ]
+    assert keys[0].split(":")[2] == keys[1].split(":")[2]
+    assert 59_000 < ttls[0] <= 60_000 and 3_599_000 < ttls[1] <= 3_600_000
 
 
 def test_redis_down_falls_back_to_memory_and_comes_back(redis_url, caplog):
     proc, url = redis_url
-    clock = FakeClock(0.0)
-    limit = RateLimit("100/minute", url, clock=clock)
+    monotonic, changes = FakeClock(0.0), []
+    link = RedisLink(url, monotonic=monotonic, on_state_change=changes.append)
+    limit = RateLimit("100/minute", link, SECRET)
     limit.check("u")
     proc.stop()
     # pytest captures non-propagating loggers too (the service's, once an app configured it).
-    with caplog.at_level(logging.WARNING, logger="service.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="service.redis_link"):
         for _ in range(5):
             limit.check("u")  # answered from memory, no error
-    assert len([r for r in caplog.records if "fall back" in r.getMessage()]) == 1
-    assert clock() < limit._down_until  # memory only, for now
+    assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
+    assert changes == [True]  # the degraded metric's callback: a rate-limit outage shows
     proc2, _ = start_redis(proc.log_path.parent, port=int(url.rsplit(":", 1)[1].split("/")[0]))
     try:
-        clock.advance(RETRY_INTERVAL + 0.1)
-        limit.check("u")  # tried again after the interval: Redis counts once more
-        assert limit._shared.get_window_stats(limit._items[0], _key("u")).remaining == 99
+        limit.check("u")  # no retry due: memory
+        monotonic.advance(5.0)
+        limit.check("u")  # the probe succeeds: Redis counts again (it restarted empty)
+        assert changes == [True, False]
+        [name] = link.client.keys("gts:rl:*")
+        assert link.client.get(name) == b"1"
     finally:
-        limit.close()
+        link.close()
         proc2.stop()
-
-
-def _key(who: str, secret_key: str = "") -> str:
-    from service.keys import derive, mac
-
-    return mac(derive(secret_key, "rate-limit-names"), who)[:32]
-
-
-def test_redis_keys_are_keyed_hmacs_nobody_without_the_secret_can_compute(redis_url):
-    import hashlib
-
-    import redis
-
-    limit = RateLimit("5/minute", redis_url[1], secret_key="s" * 32)
-    try:
-        limit.check("user:user_alice")
-    finally:
-        limit.close()
-    client = redis.Redis.from_url(redis_url[1])
-    keys = b" ".join(client.keys("*")).decode()
-    client.close()
-    assert _key("user:user_alice", "s" * 32) in keys
-    assert hashlib.sha256(b"user:user_alice").hexdigest()[:32] not in keys
-    assert _key("user:user_alice") not in keys  # another secret, another name
 
 
 def test_memory_windows_reset_when_the_window_ends():
     clock = FakeClock(60 * 16_667 + 20.0)  # 20 s into a minute window
-    limit = RateLimit("2/minute", None)
-    limit._local = MemoryWindows(limit._items, clock=clock)
+    limit = RateLimit("2/minute", None, SECRET)
+    limit._local = MemoryWindows(limit._local._items, clock=clock)
     limit.check("u")
     limit.check("u")
     with pytest.raises(ApiError):

@@ -12,6 +12,7 @@ import time
 import pytest
 import redis
 
+from service.redis_link import RedisLink
 from service.redis_store import RedisTokenStore, make_token_store
 from service.tokens import CachedToken, MemoryTokenStore, TokenBroker
 from tests.support import FakeClock, require_tool, start_redis
@@ -34,7 +35,14 @@ def stores():
 
     def build(url: str, **options) -> RedisTokenStore:
         options.setdefault("clock", FakeClock(T0))
-        store = RedisTokenStore(url, options.pop("secret_key", SECRET), **options)
+        # Outage options belong to the link, the rest to the store.
+        link_options = {
+            name: options.pop(name)
+            for name in ("monotonic", "retry_interval", "socket_timeout", "on_state_change")
+            if name in options
+        }
+        link = RedisLink(url, **link_options)
+        store = RedisTokenStore(link, options.pop("secret_key", SECRET), **options)
         made.append(store)
         return store
 
@@ -45,15 +53,17 @@ def stores():
 
 @pytest.fixture
 def warnings_logged():
-    """WARNING records of service.redis_store (a handler of its own: "service" may not
-    propagate to the root once an app has configured logging)."""
+    """WARNING records of service.redis_store and redis_link (a handler of their own:
+    "service" may not propagate to the root once an app has configured logging)."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = records.append
-    logger = logging.getLogger("service.redis_store")
-    logger.addHandler(handler)
+    loggers = [logging.getLogger(f"service.{name}") for name in ("redis_store", "redis_link")]
+    for logger in loggers:
+        logger.addHandler(handler)
     yield records
-    logger.removeHandler(handler)
+    for logger in loggers:
+        logger.removeHandler(handler)
 
 
 def token_names(raw) -> list[str]:
@@ -68,7 +78,9 @@ def test_key_names_are_hashed_and_reveal_nothing(raw, redis_server, stores):
         names = [k.decode() for k in raw.keys("*")]
     assert len(names) == 4  # two tokens, the session index, the lock
     for name in names:
-        assert re.fullmatch(r"gts:(tok|sess|lock):[0-9a-f]{64}", name), name
+        assert re.fullmatch(
+            r"gts:(tok|lock):\{[0-9a-f]{64}\}:[0-9a-f]{64}|gts:sess:\{[0-9a-f]{64}\}", name
+        ), name
         for secret in (SESSION, USER, ORG, OTHER_ORG, "4f2a9c", "ALICE", "ACME"):
             assert secret.lower() not in name.lower()
 
@@ -251,10 +263,10 @@ def test_a_lock_that_expired_while_held_is_released_quietly(raw, redis_server, s
 def test_a_new_process_gets_a_new_connection_pool(redis_server, stores, monkeypatch):
     store = stores(redis_server, local_ttl=0)
     store.put(KEY, entry())
-    parent = store._client
-    monkeypatch.setattr("service.redis_store.os.getpid", lambda: -1)  # as if forked
+    parent = store._link._client
+    monkeypatch.setattr("service.redis_link.os.getpid", lambda: -1)  # as if forked
     assert store.get(KEY) == entry()
-    assert store._client is not parent
+    assert store._link._client is not parent
     parent.close()
 
 
@@ -360,8 +372,7 @@ def test_a_failing_state_callback_is_logged_not_raised(tmp_path, stores):
 
 def test_make_token_store_picks_the_backend(redis_server):
     assert isinstance(make_token_store(None, SECRET, 10), MemoryTokenStore)
-    assert isinstance(make_token_store("", SECRET, 10), MemoryTokenStore)
-    store = make_token_store(redis_server, SECRET, 10, time.time, None, retry_interval=1.0)
+    store = make_token_store(RedisLink(redis_server), SECRET, 10, time.time, local_ttl=0.5)
     try:
         assert isinstance(store, RedisTokenStore)
         assert store.health() == {"backend": "redis", "ok": True, "degraded": False}
