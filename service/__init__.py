@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app from the environment, with overrides keyed by variable name (tests)."""
     from service import api, auth, ops, pages, webhooks
-    from service.budget import Budget
+    from service.budget import MAX_PAUSE, Budget
     from service.cookie import CookieSessionInterface
     from service.errors import register_error_handlers
     from service.events import EventApplier, EventsPoller
@@ -81,6 +81,9 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         refresh_margin=settings.token_refresh_margin_seconds,
         fallback_ttl=settings.token_fallback_ttl_seconds,
         maxsize=settings.token_cache_maxsize,
+        # A key cools down as long as WorkOS pauses mints (MAX_PAUSE): its Retry-After is then
+        # the wait left, not a shorter one that only meets the pause again.
+        max_cooldown=MAX_PAUSE,
         observer=metrics.observe_token,
     )
     app.session_interface = CookieSessionInterface(settings.secret_key)
