@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # and bench add the test toolchain on top. Neither reinstalls what the other put there.
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
-APT_PACKAGES := redis-server chromium wrk
+APT_PACKAGES := redis-server chromium wrk nginx-light
 # The example consumer of the browser client; its pinned TypeScript checks the declarations.
 EXAMPLES := examples/graphql-token
 NPM_STAMP := $(EXAMPLES)/node_modules/.installed
@@ -38,6 +38,7 @@ system-packages:
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \

@@ -12,7 +12,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.report import Row, percentile
-from bench.stack import ORG, TOKEN_ROUTE, Stack, bench_user
+from bench.stack import OPS_HEADERS, ORG, TOKEN_ROUTE, Stack, bench_user
 from tests.emulator_control import API_KEY
 
 SESSIONS = 200
@@ -35,7 +35,7 @@ def _timed(conn: http.client.HTTPConnection, method: str, path: str, **kwargs) -
 
 def _workos_mint_timing(service_url: str) -> tuple[float, float]:
     """(sum of seconds, count) of the service's POST /client/token calls, from /metrics."""
-    text = requests.get(service_url + "/metrics", timeout=10).text
+    text = requests.get(service_url + "/metrics", headers=OPS_HEADERS, timeout=10).text
     found = {"sum": 0.0, "count": 0.0}
     for family in text_string_to_metric_families(text):
         if family.name != "gts_workos_request_seconds":

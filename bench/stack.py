@@ -33,6 +33,10 @@ ORG = "org_bench"
 HIGH_RATE_LIMIT = "100000000/minute"
 TOKEN_ROUTE = "/api/graphql-token"
 
+# The services the bench starts protect /metrics and /readyz's details, as a deployment should.
+METRICS_TOKEN = "bench-metrics-token-0123456789"
+OPS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 
 def bench_user(n: int) -> tuple[str, str]:
     """(user id, email) of the n-th seeded bench user."""
@@ -100,7 +104,7 @@ class Stack:
     def service(self, emulator_url: str, **env: object) -> str:
         """The Procfile's gunicorn command with env overrides; returns its base URL."""
         port = free_port()
-        environment = service_env(emulator_url, port, **env)
+        environment = service_env(emulator_url, port, METRICS_TOKEN=METRICS_TOKEN, **env)
         # The masters of one stack share one session file, as the workers of a host would.
         environment.setdefault("SESSION_DB_PATH", str(self.tmp / "sessions.sqlite3"))
         if not environment["PROMETHEUS_MULTIPROC_DIR"]:
@@ -121,12 +125,12 @@ class Stack:
         return url
 
     def sign_in(self, service_url: str, count: int) -> list[str]:
-        """Sign bench users 0..count-1 in through AuthKit; their `session=` cookies."""
+        """Sign bench users 0..count-1 in through AuthKit; their `gts=` cookies."""
 
         def one(n: int) -> str:
             http = sign_in_over_http(service_url, bench_user(n)[1])
             try:
-                return f"session={http.cookies['session']}"
+                return f"gts={http.cookies['gts']}"
             finally:
                 http.close()
 
@@ -142,7 +146,8 @@ class Stack:
 
 def token_store_backend(service_url: str) -> str:
     """The token store backend /readyz reports: "memory" or "redis"."""
-    body = requests.get(service_url + "/readyz", timeout=5).json()
+    # Only the METRICS_TOKEN holder is told which store answers.
+    body = requests.get(service_url + "/readyz", headers=OPS_HEADERS, timeout=5).json()
     store = body.get("token_store") or {}
     return str(store.get("backend", "unknown"))
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,6 +16,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     from service import api, auth, ops, pages, webhooks
     from service.budget import MAX_PAUSE, Budget
     from service.cookie import CookieSessionInterface
+    from service.cors import init_cors
     from service.errors import register_error_handlers
     from service.events import EventApplier, EventsPoller
     from service.keys import derive
@@ -37,18 +39,26 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"))
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        SESSION_COOKIE_NAME="session",
+        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
+        SESSION_COOKIE_NAME=settings.session_cookie_name,
+        SESSION_COOKIE_DOMAIN=settings.session_cookie_domain,
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SAMESITE=settings.session_cookie_samesite,
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
-        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SAMESITE=settings.session_cookie_samesite,
         # The cookie is written when it changes, not re-signed on every answer: the sign-in's
         # age is the session record's (SESSION_LIFETIME_SECONDS from its sign-in time).
         SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
     )
+
+    if settings.trusted_proxies:
+        # Client address, scheme, host and path prefix from the N proxies in front; without
+        # TRUSTED_PROXIES the X-Forwarded-* headers are anyone's and are ignored.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
     metrics = Metrics(shared_budget=bool(settings.redis_url))
     # One Redis link for tokens, sessions, rate limits and the WorkOS budget: one client, one
@@ -74,7 +84,12 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         observer=metrics.observe_workos,
         gate=budget,
     )
-    store = make_token_store(link, settings.secret_key, settings.token_cache_maxsize)
+    store = make_token_store(
+        link,
+        settings.secret_key,
+        settings.token_cache_maxsize,
+        fallbacks=settings.secret_key_fallbacks,
+    )
     broker = TokenBroker(
         lambda user_id, org_id: client.create_client_token(user_id=user_id, organization_id=org_id),
         store=store,
@@ -86,7 +101,9 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         max_cooldown=MAX_PAUSE,
         observer=metrics.observe_token,
     )
-    app.session_interface = CookieSessionInterface(settings.secret_key)
+    app.session_interface = CookieSessionInterface(
+        settings.secret_key, settings.secret_key_fallbacks
+    )
     session_store = make_session_store(settings, app.instance_path, link)
     sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
     applier = EventApplier(sessions)
@@ -111,8 +128,10 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
             settings.secret_key,
             message="Too many organization switches; wait a little.",
         ),
-        sealer=Sealer(settings.secret_key, "pending-authentication"),
-        organization_sealer=Sealer(settings.secret_key, "organization-list"),
+        sealer=Sealer(settings.secret_key, "pending-authentication", settings.secret_key_fallbacks),
+        organization_sealer=Sealer(
+            settings.secret_key, "organization-list", settings.secret_key_fallbacks
+        ),
         pkce_key=derive(settings.secret_key, "pkce-verifier"),
     )
     if settings.workos_events_poll_seconds:
@@ -127,6 +146,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     init_security_headers(app, csp, hsts=settings.session_cookie_secure)
     init_body_limit(app)
     register_error_handlers(app)
+    init_cors(app, settings.cors_allowed_origins)
     auth.init_auth(app)
     for blueprint in (pages.bp, api.bp, ops.bp, webhooks.bp):
         app.register_blueprint(blueprint)

@@ -7,13 +7,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
 from service.auth import current_record, sessions
 from service.errors import ApiError, upstream_error_for
 from service.openapi import openapi_document
 from service.organizations import switch_organization_to
+from service.security import csrf_token
 from service.tokens import TokenBrokerError
 from service.workos import WorkOSError
 
@@ -88,6 +89,8 @@ def who_am_i():
         organization=record.organization,
         organizations=record.organizations,
         expires_in=max(0, int(record.expires_at - time.time())),
+        # What a page needs to sign out: POST here with csrf_token (a form) or X-CSRF: 1.
+        logout={"url": url_for("auth.logout"), "method": "POST", "csrf_token": csrf_token()},
     )
 
 

@@ -27,7 +27,7 @@ from jwt import decode as jwt_decode
 
 from service.errors import ApiError, upstream_error_for
 from service.organizations import organizations_of, remember
-from service.security import csrf_ok, csrf_token, require_csrf, safe_next
+from service.security import csrf_ok, csrf_token, safe_next
 from service.session_records import SessionRecord
 from service.sessions import Sessions
 from service.workos import (
@@ -90,6 +90,8 @@ def init_auth(app) -> None:
     # flask-login's own session id is a hash of address and user agent: not a per-session id,
     # and "strong" mode would sign out users whose address changes. Records are ours.
     login_manager.session_protection = None
+    from service import signout  # noqa: F401  (adds POST /logout to this blueprint)
+
     app.register_blueprint(bp)
 
 
@@ -107,7 +109,8 @@ def _workos() -> WorkOSClient:
     return current_app.extensions["workos"]
 
 
-def _base_url() -> str:
+def public_origin() -> str:
+    """The public origin: APP_BASE_URL, else the request's (the proxy's, when trusted)."""
     return current_app.extensions["settings"].app_base_url or request.host_url.rstrip("/")
 
 
@@ -133,9 +136,11 @@ def login():
         for state, flow in session.get("flows", {}).items()
         if isinstance(flow, list) and len(flow) == 2 and now - flow[1] < FLOW_MAX_AGE
     }
-    next_path = safe_next(request.args.get("next"))
+    # `next` is a path on this origin, prefix included; the default is this service's page.
+    home = url_for("pages.index")
+    next_path = safe_next(request.args.get("next"), home)
     if len(next_path) > MAX_NEXT:
-        next_path = "/"
+        next_path = home
     # Oldest flows go first when a browser starts more than a handful, or long ones crowd it.
     while flows and (
         len(flows) >= MAX_FLOWS or len(json.dumps(flows)) + len(next_path) > FLOWS_BUDGET
@@ -146,7 +151,7 @@ def login():
     session["flows"] = flows
     login_hint = (request.args.get("login_hint") or "")[:320] or None
     url = _workos().authorization_url(
-        redirect_uri=_base_url() + url_for("auth.callback"),
+        redirect_uri=public_origin() + url_for("auth.callback"),
         state=state,
         code_challenge=_challenge(_verifier(state)),
         login_hint=login_hint,
@@ -376,21 +381,3 @@ def _claim(token: str | None, name: str) -> str | None:
         return jwt_decode(token, options={"verify_signature": False}).get(name)
     except PyJWTError:
         return None
-
-
-@bp.post("/logout")
-def logout():
-    """Delete the session record and its cached tokens, then end the WorkOS session."""
-    if not current_user.is_authenticated:
-        session.clear()
-        return redirect(url_for("pages.index", signed_out=1), 302)
-    require_csrf(message="Sign-out needs a valid CSRF token.")
-    record = current_record()
-    sessions().end(record.id)
-    session.clear()
-    # ?signed_out=1: the sign-in page then confirms the sign-out instead of looking like a
-    # first visit (?ended=1 is the other case: a session that ended without being asked to).
-    return_to = _base_url() + url_for("pages.index", signed_out=1)
-    if not record.sid:
-        return redirect(return_to, 302)
-    return redirect(_workos().logout_url(session_id=record.sid, return_to=return_to), 302)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from flask import Flask, Request
+from flask import Flask, Request, has_request_context, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -34,9 +35,12 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     request, which halves the cost of reading the cookie.
     """
 
-    def __init__(self, secret_key: str):
+    def __init__(self, secret_key: str, fallbacks: Sequence[str] = ()):
+        # itsdangerous signs with the last key and accepts any: cookies signed under a key in
+        # SECRET_KEY_FALLBACKS keep working after a rotation.
+        keys = [derive(key, "session-cookie") for key in (*fallbacks, secret_key)]
         self._serializer = URLSafeSerializer(
-            derive(secret_key, "session-cookie"),
+            keys,
             salt=SALT,
             serializer=json,
             signer_kwargs={"key_derivation": "none", "digest_method": hashlib.sha256},
@@ -57,6 +61,16 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         except BadSignature:
             return self.session_class()
         return self.session_class(data if isinstance(data, dict) else {})
+
+    def get_cookie_path(self, app: Flask) -> str:
+        # Under a path prefix (X-Forwarded-Prefix behind a trusted proxy) the cookie is scoped
+        # to it; a __Host- cookie must have Path=/ or the browser drops it.
+        if self.get_cookie_name(app).startswith("__Host-"):
+            return "/"
+        configured = app.config.get("SESSION_COOKIE_PATH")
+        if configured:
+            return configured
+        return (request.script_root if has_request_context() else "") or "/"
 
     def get_expiration_time(self, app: Flask, session) -> datetime | None:
         expires = session.get("expires")

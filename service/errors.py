@@ -91,8 +91,8 @@ def _unavailable(wait: float | None) -> ApiError:
 
 
 def wants_json() -> bool:
-    """JSON for /api/ and /webhooks/ routes and for clients that prefer it over HTML."""
-    if request.path.startswith(("/api/", "/webhooks/")):
+    """JSON for /api/, /webhooks/ and /metrics, and for clients that prefer it over HTML."""
+    if request.path.startswith(("/api/", "/webhooks/", "/metrics")):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"

@@ -47,6 +47,13 @@ def _error(description: str, *codes: str, retry_after: bool = False) -> dict:
     return _json(schema, description, Cache_Control=NO_STORE, **extra)
 
 
+def _page_error(description: str, *codes: str) -> dict:
+    """An error answer of a route forms use too: JSON when asked for, else the HTML page."""
+    answer = _error(description, *codes)
+    answer["content"]["text/html"] = {"schema": {"type": "string"}}
+    return answer
+
+
 UNAUTHENTICATED = _error("No signed-in session (JSON routes never redirect).", "unauthenticated")
 UPSTREAM_BAD = _error(
     "WorkOS rejected our credentials or answered with something unexpected.",
@@ -157,6 +164,39 @@ SCHEMAS = {
                 "minimum": 0,
                 "description": "Seconds left of this sign-in.",
             },
+            "logout": {
+                "type": "object",
+                "description": "How to sign out: POST url with X-CSRF: 1 or csrf_token.",
+                "required": ["url", "method", "csrf_token"],
+                "properties": {
+                    "url": {"type": "string", "pattern": "^/", "description": "Prefix included."},
+                    "method": {"const": "POST"},
+                    "csrf_token": {"type": "string", "minLength": 1},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "additionalProperties": False,
+    },
+    "SignedOut": {
+        "type": "object",
+        "required": ["logout_url"],
+        "properties": {
+            "logout_url": {
+                "type": "string",
+                "format": "uri",
+                "description": "Send the browser here: WorkOS ends its session, then return_to.",
+            }
+        },
+        "additionalProperties": False,
+    },
+    "Readiness": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"enum": ["ok", "degraded"]},
+            "token_store": {"type": "object", "description": "With METRICS_TOKEN only."},
+            "session_store": {"type": "object", "description": "With METRICS_TOKEN only."},
         },
         "additionalProperties": False,
     },
@@ -259,15 +299,40 @@ def openapi_document() -> dict:
             },
         },
     )
-    status = {
-        "type": "object",
-        "required": ["status"],
-        "properties": {
-            "status": {"type": "string"},
-            "token_store": {"type": "object"},
-            "session_store": {"type": "object"},
+    logout = {
+        "summary": "Sign out: a form gets a 302 to WorkOS, Accept: application/json gets 200",
+        "security": [{}, *SESSION],
+        "parameters": [
+            {"$ref": "#/components/parameters/XRequestID"},
+            {
+                "name": "return_to",
+                "in": "query",
+                "required": False,
+                "description": "A path here or a URL on a CORS_ALLOWED_ORIGINS origin.",
+                "schema": {"type": "string"},
+            },
+        ],
+        "responses": {
+            "200": _json(
+                {"$ref": "#/components/schemas/SignedOut"}, "Signed out (or was already)."
+            ),
+            "302": {
+                "description": "The same, for a form: Location is the logout URL.",
+                "headers": _headers(Location={"required": True, "schema": {"type": "string"}}),
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            "400": _page_error(
+                "return_to is neither a path here nor an allowed origin's URL.", "invalid_request"
+            ),
+            "403": _page_error("Signed in, without X-CSRF: 1 or csrf_token.", "csrf_required"),
+            "413": _page_error("The body is larger than 64 KiB.", "payload_too_large"),
+            "503": {
+                **STORE_DOWN,
+                "content": {**STORE_DOWN["content"], "text/html": {"schema": {"type": "string"}}},
+            },
         },
     }
+    metrics_401 = _error("METRICS_TOKEN is set and was not sent as Bearer.", "unauthenticated")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -285,6 +350,7 @@ def openapi_document() -> dict:
             "/api/session": {"get": {"operationId": "getSession", **who}},
             "/api/organization": {"post": {"operationId": "switchOrganization", **switch}},
             "/webhooks/workos": {"post": {"operationId": "receiveWorkosEvent", **webhook}},
+            "/logout": {"post": {"operationId": "logout", **logout}},
             "/api/openapi.json": {
                 "get": {
                     "operationId": "getOpenapi",
@@ -312,10 +378,10 @@ def openapi_document() -> dict:
                 "get": {
                     "operationId": "readyz",
                     **_plain(
-                        "Readiness: the process serves tokens. A degraded Redis store is reported"
-                        " in the body (token_store.degraded) without failing readiness, since"
-                        " tokens are then served from memory.",
-                        _json(status, "Ready."),
+                        "Readiness: the process serves tokens. A store that does not answer is"
+                        " reported (degraded) without failing readiness; which one only to a"
+                        " caller with Authorization: Bearer <METRICS_TOKEN>.",
+                        _json({"$ref": "#/components/schemas/Readiness"}, "Ready."),
                     ),
                 }
             },
@@ -329,6 +395,7 @@ def openapi_document() -> dict:
                             "headers": _headers(),
                             "content": {"text/plain": {"schema": {"type": "string"}}},
                         },
+                        **{"401": metrics_401},
                     ),
                 }
             },
@@ -358,8 +425,11 @@ def openapi_document() -> dict:
                 "session": {
                     "type": "apiKey",
                     "in": "cookie",
-                    "name": "session",
-                    "description": "The signed Flask session cookie set by GET /callback.",
+                    "name": "gts",
+                    "description": (
+                        "The signed session cookie set by GET /callback: SESSION_COOKIE_NAME, "
+                        "by default __Host-gts when Secure and host-only, gts otherwise."
+                    ),
                 }
             },
         },

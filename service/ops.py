@@ -1,7 +1,8 @@
-"""Operations: JSON logging with request ids, liveness and readiness."""
+"""Operations: JSON logging with request ids, liveness, readiness and metrics."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -10,6 +11,8 @@ import time
 import uuid
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from service.errors import ApiError
 
 bp = Blueprint("ops", __name__)
 
@@ -112,9 +115,22 @@ def init_refusal_metrics(app: Flask) -> None:
         return response
 
 
+def _holds_metrics_token() -> bool:
+    """True when METRICS_TOKEN is set and the request carries it as a Bearer token."""
+    token = current_app.extensions["settings"].metrics_token
+    if token is None:
+        return False
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # Constant time: how much of a guess was right must not show in the answer's timing.
+    given = given.strip().encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(given, token.encode())
+
+
 @bp.get("/metrics")
 def metrics():
-    """Prometheus text format, summed over gunicorn workers."""
+    """Prometheus text format, summed over gunicorn workers (METRICS_TOKEN when set)."""
+    if current_app.extensions["settings"].metrics_token and not _holds_metrics_token():
+        raise ApiError(401, "unauthenticated", "Send Authorization: Bearer <METRICS_TOKEN>.")
     registry = current_app.extensions["metrics"]
     return Response(registry.render(), content_type=registry.content_type)
 
@@ -127,10 +143,13 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: settings are valid (or we would not run) and the token store answers."""
-    # A degraded Redis store still serves from memory, so it is reported, not failed.
-    return jsonify(
-        status="ok",
-        token_store=current_app.extensions["tokens"].health(),
-        session_store=current_app.extensions["sessions"].store.health(),
-    )
+    """Readiness: ok or degraded; which store is what only for the METRICS_TOKEN holder."""
+    # A degraded Redis store still serves from memory, so it is reported, not failed: failing
+    # readiness would take every host out of the load balancer at once.
+    tokens = current_app.extensions["tokens"].health()
+    sessions = current_app.extensions["sessions"].store.health()
+    ok = not tokens.get("degraded") and sessions.get("ok", True)
+    status = "ok" if ok else "degraded"
+    if not _holds_metrics_token():
+        return jsonify(status=status)  # anonymous: nothing about the backends behind it
+    return jsonify(status=status, token_store=tokens, session_store=sessions)

@@ -47,7 +47,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
@@ -98,6 +98,7 @@ class RedisTokenStore:
         lock_wait: float = 12.0,
         lock_poll: float = 0.02,
         key_prefix: str = "gts",
+        fallbacks: Sequence[str] = (),
     ):
         if local_ttl < 0 or lock_timeout <= 0 or lock_wait < 0:
             raise ValueError("local_ttl, lock_wait >= 0; lock_timeout > 0")
@@ -108,9 +109,13 @@ class RedisTokenStore:
         self._lock_wait = lock_wait
         self._lock_poll = lock_poll
         self._prefix = key_prefix
-        self._names_key = derive(secret_key, "redis-keys")
-        self._tags_key = derive(secret_key, "session-store-names")
-        self._sealer = Sealer(secret_key, "redis-token-values")
+        # (names, tags) keys per SECRET_KEY, the current one first. Entries written under a
+        # former key's names are read (and evicted) until they expire: a rotation mints nothing.
+        self._keysets = [
+            (derive(key, "redis-keys"), derive(key, "session-store-names"))
+            for key in (secret_key, *fallbacks)
+        ]
+        self._sealer = Sealer(secret_key, "redis-token-values", fallbacks)
         self._local = MemoryTokenStore(maxsize, clock) if local_ttl > 0 else None
         self._fallback = MemoryTokenStore(maxsize, clock)
         self._maxsize = maxsize
@@ -187,27 +192,28 @@ class RedisTokenStore:
 
     # -- names and values ------------------------------------------------------------------
 
-    def _mac(self, *parts: str) -> str:
-        return mac(self._names_key, *parts)
+    def _mac(self, *parts: str, keys: tuple[bytes, bytes] | None = None) -> str:
+        return mac((keys or self._keysets[0])[0], *parts)
 
-    def _tag(self, session: str) -> str:
+    def _tag(self, session: str, keys: tuple[bytes, bytes] | None = None) -> str:
         # The broker's session part is the record's `token_session`, "<id>.<gen>": the tag
         # comes from the id alone, so a session's tokens sit in its record's slot. Any other
         # form still gives one tag per session (placement, not correctness, relies on this).
         record_id = session.rpartition(".")[0] or session
-        return "{" + session_tag(self._tags_key, record_id) + "}"
+        return "{" + session_tag((keys or self._keysets[0])[1], record_id) + "}"
 
-    def _token_name(self, key: TokenKey) -> str:
-        return f"{self._prefix}:tok:{self._tag(key[0])}:{self._mac('tok', *key)}"
+    def _token_name(self, key: TokenKey, keys: tuple[bytes, bytes] | None = None) -> str:
+        tag, name = self._tag(key[0], keys), self._mac("tok", *key, keys=keys)
+        return f"{self._prefix}:tok:{tag}:{name}"
 
-    def _session_name(self, session_id: str) -> str:
-        return f"{self._prefix}:sess:{self._tag(session_id)}"
+    def _session_name(self, session_id: str, keys: tuple[bytes, bytes] | None = None) -> str:
+        return f"{self._prefix}:sess:{self._tag(session_id, keys)}"
 
     def _lock_name(self, key: TokenKey) -> str:
         return f"{self._prefix}:lock:{self._tag(key[0])}:{self._mac('tok', *key)}"
 
-    def _org_tag(self, organization_id: str) -> str:
-        return self._mac("org", organization_id)
+    def _org_tag(self, organization_id: str, keys: tuple[bytes, bytes] | None = None) -> str:
+        return self._mac("org", organization_id, keys=keys)
 
     def _seal(self, name: str, entry: CachedToken) -> str:
         body = {
@@ -236,12 +242,13 @@ class RedisTokenStore:
     # -- Redis operations (each runs through _attempt) -------------------------------------
 
     def _redis_get(self, r: redis.Redis, key: TokenKey) -> CachedToken | None:
-        name = self._token_name(key)
-        value = r.get(name)
-        entry = self._unseal(name, value) if value is not None else None
-        if entry is None or entry.serve_until <= self._clock():
-            return None
-        return entry
+        for keys in self._keysets:
+            name = self._token_name(key, keys)
+            value = r.get(name)
+            entry = self._unseal(name, value) if value is not None else None
+            if entry is not None and entry.serve_until > self._clock():
+                return entry
+        return None
 
     def _redis_put(self, r: redis.Redis, key: TokenKey, entry: CachedToken) -> None:
         ttl_ms = math.ceil((entry.serve_until - self._clock()) * 1000)
@@ -261,10 +268,23 @@ class RedisTokenStore:
         organization_id: str | None,
         only: TokenKey | None = None,
     ) -> int:
-        index = self._session_name(session_id)
+        return sum(
+            self._redis_evict_under(r, keys, session_id, organization_id, only)
+            for keys in self._keysets
+        )
+
+    def _redis_evict_under(
+        self,
+        r: redis.Redis,
+        keys: tuple[bytes, bytes],
+        session_id: str,
+        organization_id: str | None,
+        only: TokenKey | None,
+    ) -> int:
+        index = self._session_name(session_id, keys)
         members = r.hgetall(index)  # {token key name: org tag}
-        tag = None if organization_id is None else self._org_tag(organization_id).encode()
-        wanted = None if only is None else self._token_name(only).encode()
+        tag = None if organization_id is None else self._org_tag(organization_id, keys).encode()
+        wanted = None if only is None else self._token_name(only, keys).encode()
         doomed = [
             name
             for name, org in members.items()
@@ -366,9 +386,12 @@ def make_token_store(
     secret_key: str,
     maxsize: int,
     clock: Callable[[], float] = time.time,
+    fallbacks: Sequence[str] = (),
     **options: float,
 ) -> TokenStore:
     """RedisTokenStore on the link when Redis is configured, else the in-process store."""
     if link is None:
         return MemoryTokenStore(maxsize, clock)
-    return RedisTokenStore(link, secret_key, maxsize=maxsize, clock=clock, **options)
+    return RedisTokenStore(
+        link, secret_key, maxsize=maxsize, clock=clock, fallbacks=fallbacks, **options
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from service.keys import derive
 
@@ -12,9 +13,15 @@ from service.keys import derive
 class Sealer:
     """Fernet (AES-128-CBC + HMAC-SHA256) under a key derived for one purpose."""
 
-    def __init__(self, secret_key: str, purpose: str):
+    def __init__(self, secret_key: str, purpose: str, fallbacks: Iterable[str] = ()):
         # One derived key per purpose, so a value sealed for one use never opens in another.
-        self._fernet = Fernet(base64.urlsafe_b64encode(derive(secret_key, purpose)))
+        # Seals under secret_key; opens under it or any former key (SECRET_KEY_FALLBACKS).
+        self._fernet = MultiFernet(
+            [
+                Fernet(base64.urlsafe_b64encode(derive(key, purpose)))
+                for key in (secret_key, *fallbacks)
+            ]
+        )
 
     def seal(self, plaintext: str) -> str:
         """Encrypt and authenticate plaintext."""

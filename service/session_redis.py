@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from service.keys import derive, mac, session_tag
@@ -72,12 +72,16 @@ class RedisSessionStore:
         *,
         clock: Callable[[], float] = time.time,
         prefix: str = "gts",
+        fallbacks: Sequence[str] = (),
     ):
         self._link = link
         self._clock = clock
         self._prefix = prefix
         self._names = derive(secret_key, "session-store-names")
-        self._sealer = Sealer(secret_key, "session-records")
+        # Names made under a former SECRET_KEY: looked up on a miss, and a record found there
+        # is moved to its current name, so a rotation signs nobody out.
+        self._old_names = [derive(key, "session-store-names") for key in fallbacks]
+        self._sealer = Sealer(secret_key, "session-records", fallbacks)
 
     # -- records ---------------------------------------------------------------------------
 
@@ -102,13 +106,15 @@ class RedisSessionStore:
         """The live record, or None."""
         k = self._k(session_id)
         held = self._run(lambda r: r.hmget(self._record_name(k), "b", "g"))
-        return self._open(held, session_id)
+        record = self._open(held, session_id)
+        return record if record is not None or held[0] is not None else self._migrate(session_id)
 
     def update(self, session_id: str, change: Change, bump: bool = False) -> SessionRecord | None:
         """Read, change and compare-and-set the record; None when it is gone."""
         k = self._k(session_id)
         name = self._record_name(k)
         swap = self._script(_SWAP)
+        self._migrate(session_id)
         for _ in range(SWAP_ATTEMPTS):
             held = self._run(lambda r: r.hmget(name, "b", "g"))
             record = self._open(held, session_id)
@@ -130,6 +136,7 @@ class RedisSessionStore:
 
     def delete(self, session_id: str) -> SessionRecord | None:
         """Remove a record and its index entries."""
+        self._migrate(session_id)
         k = self._k(session_id)
         name = self._record_name(k)
 
@@ -147,22 +154,27 @@ class RedisSessionStore:
     def find(self, *, user_id=None, sid=None, organization_id=None) -> list[SessionRecord]:
         """Live records by user id, WorkOS sid or organization id."""
         if user_id is not None:
-            index = self._index_name("su", user_id)
+            kind, value = "su", user_id
         elif sid is not None:
-            index = self._index_name("sx", sid)
+            kind, value = "sx", sid
         else:
-            index = self._index_name("so", organization_id)
-        members = self._run(lambda r: r.zrangebyscore(index, self._clock(), "+inf"))
-        found, gone = [], []
-        for k in members:
-            k = k.decode()
-            record = self._open(self._run(lambda r, k=k: r.hmget(self._record_name(k), "b", "g")))
-            if record is None:
-                gone.append(k)
-            elif organization_id is None or organization_id in organization_ids(record):
-                found.append(record)
-        if gone:
-            self._run(lambda r: r.zrem(index, *gone))
+            kind, value = "so", organization_id
+        found = []
+        # Records not yet moved since a rotation are indexed under a former key's names.
+        for key in (self._names, *self._old_names):
+            index = self._index_name(kind, value, key)
+            members = self._run(lambda r, i=index: r.zrangebyscore(i, self._clock(), "+inf"))
+            gone = []
+            for k in members:
+                k = k.decode()
+                held = self._run(lambda r, k=k: r.hmget(self._record_name(k), "b", "g"))
+                record = self._open(held)
+                if record is None:
+                    gone.append(k)
+                elif organization_id is None or organization_id in organization_ids(record):
+                    found.append(record)
+            if gone:
+                self._run(lambda r, i=index, g=gone: r.zrem(i, *g))
         return found
 
     # -- events, values and leases ---------------------------------------------------------
@@ -170,6 +182,10 @@ class RedisSessionStore:
     def claim_event(self, event_id: str) -> bool:
         """True the first time this event id is claimed."""
         name = f"{self._prefix}:ev:{mac(self._names, 'e', event_id)}"
+        for key in self._old_names:  # claimed before a rotation: claimed
+            old = f"{self._prefix}:ev:{mac(key, 'e', event_id)}"
+            if self._run(lambda r, o=old: r.exists(o)):
+                return False
         return bool(self._run(lambda r: r.set(name, b"1", nx=True, ex=EVENT_MEMORY_SECONDS)))
 
     def release_event(self, event_id: str) -> None:
@@ -178,8 +194,11 @@ class RedisSessionStore:
 
     def get_value(self, name: str) -> str | None:
         """A named value, or None."""
-        value = self._run(lambda r: r.get(self._value_name(name)))
-        return None if value is None else value.decode()
+        for key in (self._names, *self._old_names):
+            value = self._run(lambda r, k=key: r.get(self._value_name(name, k)))
+            if value is not None:
+                return value.decode()
+        return None
 
     def set_value(self, name: str, value: str, seconds: float = EVENT_MEMORY_SECONDS) -> None:
         """Keep a named value for `seconds`."""
@@ -188,8 +207,11 @@ class RedisSessionStore:
 
     def pop_value(self, name: str) -> str | None:
         """Remove a named value and return it."""
-        value = self._run(lambda r: r.getdel(self._value_name(name)))
-        return None if value is None else value.decode()
+        for key in (self._names, *self._old_names):
+            value = self._run(lambda r, k=key: r.getdel(self._value_name(name, k)))
+            if value is not None:
+                return value.decode()
+        return None
 
     def lease(self, name: str, owner: str, seconds: float) -> bool:
         """Take or renew a lease; False while another owner holds it."""
@@ -223,11 +245,25 @@ class RedisSessionStore:
     def _record_name(self, k: str) -> str:
         return f"{self._prefix}:s:{{{k}}}"
 
-    def _index_name(self, kind: str, value: str) -> str:
-        return f"{self._prefix}:{kind}:{mac(self._names, kind, value)}"
+    def _index_name(self, kind: str, value: str, key: bytes | None = None) -> str:
+        return f"{self._prefix}:{kind}:{mac(key or self._names, kind, value)}"
 
-    def _value_name(self, name: str) -> str:
-        return f"{self._prefix}:v:{mac(self._names, 'v', name)}"
+    def _value_name(self, name: str, key: bytes | None = None) -> str:
+        return f"{self._prefix}:v:{mac(key or self._names, 'v', name)}"
+
+    def _migrate(self, session_id: str) -> SessionRecord | None:
+        """Move a record kept under a former key's names to the current ones; None if none."""
+        for key in self._old_names:
+            k = session_tag(key, session_id)
+            held = self._run(lambda r, k=k: r.hmget(self._record_name(k), "b", "g"))
+            record = self._open(held, session_id)
+            if record is None:
+                continue
+            self.create(record)  # under the current names, indexed there
+            self._run(lambda r, k=k: r.delete(self._record_name(k)))
+            self._unindex(record, k, key)
+            return record
+        return None
 
     def _ttl_ms(self, expires_at: float) -> int:
         return math.ceil((expires_at - self._clock()) * 1000)
@@ -246,11 +282,13 @@ class RedisSessionStore:
             return None  # a value copied under another session's name
         return record if record.expires_at > self._clock() else None
 
-    def _indexes(self, record: SessionRecord, orgs: set[str]) -> list[str]:
-        names = [self._index_name("su", record.user_id)]
+    def _indexes(
+        self, record: SessionRecord, orgs: set[str], key: bytes | None = None
+    ) -> list[str]:
+        names = [self._index_name("su", record.user_id, key)]
         if record.sid:
-            names.append(self._index_name("sx", record.sid))
-        return names + [self._index_name("so", org) for org in sorted(orgs)]
+            names.append(self._index_name("sx", record.sid, key))
+        return names + [self._index_name("so", org, key) for org in sorted(orgs)]
 
     def _index(
         self, record: SessionRecord, k: str, ttl_ms: int, only_orgs: set[str] | None = None
@@ -270,10 +308,10 @@ class RedisSessionStore:
 
         self._run(add)
 
-    def _unindex(self, record: SessionRecord, k: str) -> None:
+    def _unindex(self, record: SessionRecord, k: str, key: bytes | None = None) -> None:
         def drop(r):
             pipe = r.pipeline(transaction=False)
-            for name in self._indexes(record, organization_ids(record)):
+            for name in self._indexes(record, organization_ids(record), key):
                 pipe.zrem(name, k)
             pipe.execute()
 

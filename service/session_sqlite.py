@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -55,11 +55,20 @@ CREATE TABLE IF NOT EXISTS kv (
 class SqliteSessionStore:
     """SessionStore in a SQLite file (WAL), shared by the processes of one host."""
 
-    def __init__(self, path: str | Path, secret_key: str, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        path: str | Path,
+        secret_key: str,
+        clock: Callable[[], float] = time.time,
+        fallbacks: Sequence[str] = (),
+    ):
         self._path = str(path)
         self._clock = clock
         self._names = derive(secret_key, "session-store-names")
-        self._sealer = Sealer(secret_key, "session-records")
+        # Names made under a former SECRET_KEY: looked up on a miss, and a record found there
+        # is moved to its current name, so a rotation signs nobody out.
+        self._old_names = [derive(key, "session-store-names") for key in fallbacks]
+        self._sealer = Sealer(secret_key, "session-records", fallbacks)
         self._local = threading.local()
         self._purged_at = 0.0
         Path(self._path).parent.mkdir(parents=True, exist_ok=True)
@@ -70,21 +79,9 @@ class SqliteSessionStore:
 
     def create(self, record: SessionRecord) -> None:
         """Store a new record and index it."""
-        k = self._name("s", record.id)
         with self._write() as db:
             self._purge(db)
-            db.execute(
-                "INSERT OR REPLACE INTO sessions (k, u, x, expires_at, g, b) VALUES (?,?,?,?,?,?)",
-                (
-                    k,
-                    self._name("u", record.user_id),
-                    self._name("x", record.sid) if record.sid else None,
-                    record.expires_at,
-                    record.gen,
-                    self._sealer.seal(record.to_json()),
-                ),
-            )
-            self._index_orgs(db, k, record)
+            self._insert(db, record)
 
     def get(self, session_id: str) -> SessionRecord | None:
         """The live record, or None."""
@@ -93,10 +90,13 @@ class SqliteSessionStore:
                 "SELECT g, b FROM sessions WHERE k = ? AND expires_at > ?",
                 (self._name("s", session_id), self._clock()),
             ).fetchone()
-        return None if row is None else self._open(row, session_id)
+        if row is None:
+            return self._migrate(session_id)
+        return self._open(row, session_id)
 
     def update(self, session_id: str, change: Change, bump: bool = False) -> SessionRecord | None:
         """Change the record in one transaction; None when it is gone."""
+        self._migrate(session_id)
         k = self._name("s", session_id)
         with self._write() as db:
             row = db.execute(
@@ -118,6 +118,7 @@ class SqliteSessionStore:
 
     def delete(self, session_id: str) -> SessionRecord | None:
         """Remove a record and its index entries."""
+        self._migrate(session_id)
         k = self._name("s", session_id)
         with self._write() as db:
             row = db.execute(
@@ -130,23 +131,26 @@ class SqliteSessionStore:
     def find(self, *, user_id=None, sid=None, organization_id=None) -> list[SessionRecord]:
         """Live records by user id, WorkOS sid or organization id."""
         now = self._clock()
+        # Records not yet moved since a rotation are indexed under a former key's names.
+        if user_id is not None:
+            query, names = (
+                "SELECT g, b FROM sessions WHERE u IN ({}) AND expires_at > ?",
+                [self._name("u", user_id, key) for key in self._keys()],
+            )
+        elif sid is not None:
+            query, names = (
+                "SELECT g, b FROM sessions WHERE x IN ({}) AND expires_at > ?",
+                [self._name("x", sid, key) for key in self._keys()],
+            )
+        else:
+            query = (
+                "SELECT s.g, s.b FROM session_orgs o JOIN sessions s ON s.k = o.k "
+                "WHERE o.o IN ({}) AND s.expires_at > ?"
+            )
+            names = [self._name("o", organization_id, key) for key in self._keys()]
         with self._read() as db:
-            if user_id is not None:
-                rows = db.execute(
-                    "SELECT g, b FROM sessions WHERE u = ? AND expires_at > ?",
-                    (self._name("u", user_id), now),
-                ).fetchall()
-            elif sid is not None:
-                rows = db.execute(
-                    "SELECT g, b FROM sessions WHERE x = ? AND expires_at > ?",
-                    (self._name("x", sid), now),
-                ).fetchall()
-            else:
-                rows = db.execute(
-                    "SELECT s.g, s.b FROM session_orgs o JOIN sessions s ON s.k = o.k "
-                    "WHERE o.o = ? AND s.expires_at > ?",
-                    (self._name("o", organization_id), now),
-                ).fetchall()
+            marks = ",".join("?" * len(names))
+            rows = db.execute(query.format(marks), (*names, now)).fetchall()
         return [r for r in (self._open(row) for row in rows) if r is not None]
 
     # -- events, values and leases ---------------------------------------------------------
@@ -155,6 +159,11 @@ class SqliteSessionStore:
         """True the first time this event id is claimed."""
         name = "event:" + self._name("e", event_id)
         with self._write() as db:
+            for key in self._old_names:  # claimed before a rotation: claimed
+                old = "event:" + self._name("e", event_id, key)
+                live = "SELECT 1 FROM kv WHERE name = ? AND expires_at > ?"
+                if db.execute(live, (old, self._clock())).fetchone():
+                    return False
             db.execute("DELETE FROM kv WHERE name = ? AND expires_at <= ?", (name, self._clock()))
             cursor = db.execute(
                 "INSERT OR IGNORE INTO kv (name, value, expires_at) VALUES (?, '1', ?)",
@@ -223,8 +232,30 @@ class SqliteSessionStore:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _name(self, kind: str, value: str) -> str:
-        return mac(self._names, kind, value)
+    def _name(self, kind: str, value: str, key: bytes | None = None) -> str:
+        return mac(key or self._names, kind, value)
+
+    def _keys(self) -> list[bytes]:
+        return [self._names, *self._old_names]
+
+    def _migrate(self, session_id: str) -> SessionRecord | None:
+        """Move a record kept under a former key's names to the current ones; None if none."""
+        query = "SELECT g, b FROM sessions WHERE k = ? AND expires_at > ?"
+        for key in self._old_names:
+            k = self._name("s", session_id, key)
+            with self._read() as db:  # a read first: update() and delete() ask on every call
+                if db.execute(query, (k, self._clock())).fetchone() is None:
+                    continue
+            with self._write() as db:
+                row = db.execute(query, (k, self._clock())).fetchone()
+                record = None if row is None else self._open(row, session_id)
+                if record is None:
+                    continue
+                db.execute("DELETE FROM sessions WHERE k = ?", (k,))
+                db.execute("DELETE FROM session_orgs WHERE k = ?", (k,))
+                self._insert(db, record)
+            return record
+        return None
 
     def _open(self, row: tuple, session_id: str | None = None) -> SessionRecord | None:
         body = self._sealer.unseal(row[1])
@@ -232,6 +263,21 @@ class SqliteSessionStore:
             return None  # sealed under another SECRET_KEY: nobody is signed in by it
         record = SessionRecord.from_json(body, int(row[0]))
         return record if session_id is None or record.id == session_id else None
+
+    def _insert(self, db: sqlite3.Connection, record: SessionRecord) -> None:
+        k = self._name("s", record.id)
+        db.execute(
+            "INSERT OR REPLACE INTO sessions (k, u, x, expires_at, g, b) VALUES (?,?,?,?,?,?)",
+            (
+                k,
+                self._name("u", record.user_id),
+                self._name("x", record.sid) if record.sid else None,
+                record.expires_at,
+                record.gen,
+                self._sealer.seal(record.to_json()),
+            ),
+        )
+        self._index_orgs(db, k, record)
 
     def _index_orgs(self, db: sqlite3.Connection, k: str, record: SessionRecord) -> None:
         db.executemany(

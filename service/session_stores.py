@@ -16,7 +16,11 @@ def make_session_store(
 ) -> SessionStore:
     """RedisSessionStore with REDIS_URL (on link, if given), else SqliteSessionStore."""
     if settings.redis_url:
-        return RedisSessionStore(link or RedisLink(settings.redis_url), settings.secret_key)
+        return RedisSessionStore(
+            link or RedisLink(settings.redis_url),
+            settings.secret_key,
+            fallbacks=settings.secret_key_fallbacks,
+        )
     # Flask's instance folder (git-ignored) unless SESSION_DB_PATH names another file.
     path = settings.session_db_path or os.path.join(instance_path, "sessions.sqlite3")
-    return SqliteSessionStore(path, settings.secret_key)
+    return SqliteSessionStore(path, settings.secret_key, fallbacks=settings.secret_key_fallbacks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -44,6 +45,13 @@ class Settings:
     workos_events_poll_seconds: float | None
     log_level: str
     log_format: str
+    trusted_proxies: int = 0
+    session_cookie_name: str = "gts"
+    session_cookie_domain: str | None = None
+    session_cookie_samesite: str = "Lax"
+    cors_allowed_origins: tuple[str, ...] = ()
+    secret_key_fallbacks: tuple[str, ...] = ()
+    metrics_token: str | None = None
 
     @property
     def workos_origin(self) -> str:
@@ -57,6 +65,10 @@ class Settings:
 
 
 GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_hex(32))'"
+COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+COOKIE_DOMAIN = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
+# RFC 6750 token68-like characters: what fits an Authorization: Bearer header unquoted.
+METRICS_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 
 
 def load_settings(
@@ -99,6 +111,11 @@ def load_settings(
         workos_events_poll_seconds=r.number("WORKOS_EVENTS_POLL_SECONDS", None),
         log_level=r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
         log_format=r.choice("LOG_FORMAT", "json", ("json", "text")),
+        trusted_proxies=int(r.number("TRUSTED_PROXIES", 0, integer=True, allow_zero=True)),
+        cors_allowed_origins=r.origins("CORS_ALLOWED_ORIGINS"),
+        secret_key_fallbacks=r.secret_key_fallbacks(),
+        metrics_token=r.metrics_token(),
+        **r.cookie(r.boolean("SESSION_COOKIE_SECURE", True)),
     )
     return settings
 
@@ -139,6 +156,83 @@ class _Reader:
                 f"generate one with {GENERATE_SECRET}"
             )
         return value
+
+    def secret_key_fallbacks(self) -> tuple[str, ...]:
+        keys = tuple(k.strip() for k in (self.raw("SECRET_KEY_FALLBACKS") or "").split(","))
+        keys = tuple(k for k in keys if k)
+        if any(len(k) < 32 for k in keys):
+            raise SettingsError(
+                "SECRET_KEY_FALLBACKS must be comma-separated former SECRET_KEY values, "
+                "each at least 32 characters."
+            )
+        return keys
+
+    def metrics_token(self) -> str | None:
+        value = self.raw("METRICS_TOKEN")
+        if value is not None and (len(value) < 16 or not METRICS_TOKEN.fullmatch(value)):
+            raise SettingsError(
+                "METRICS_TOKEN must be at least 16 characters of letters, digits and - . _ ~ + / = "
+                f"(it is sent as a Bearer token): generate one with {GENERATE_SECRET}"
+            )
+        return value
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        found = []
+        for value in (self.raw(name) or "").split(","):
+            value = value.strip()
+            if not value:
+                continue
+            parts = urlsplit(value)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or f"{parts.scheme}://{parts.netloc}" != value
+            ):
+                raise SettingsError(
+                    f"{name} must be comma-separated origins such as https://app.example.com "
+                    f"(scheme and host, no path or trailing slash), got {value!r}."
+                )
+            found.append(value)
+        return tuple(found)
+
+    def cookie(self, secure: bool) -> dict[str, object]:
+        domain = self.raw("SESSION_COOKIE_DOMAIN")
+        if domain is not None and not COOKIE_DOMAIN.fullmatch(domain):
+            raise SettingsError(
+                f"SESSION_COOKIE_DOMAIN must be a host name such as example.com, got {domain!r}."
+            )
+        samesite = self.raw("SESSION_COOKIE_SAMESITE") or "Lax"
+        samesite = samesite.capitalize()
+        if samesite not in ("Lax", "Strict", "None"):
+            raise SettingsError(
+                f"SESSION_COOKIE_SAMESITE must be Lax, Strict or None, got {samesite!r}."
+            )
+        if samesite == "None" and not secure:
+            raise SettingsError(
+                "SESSION_COOKIE_SAMESITE=None needs SESSION_COOKIE_SECURE=true: browsers refuse "
+                "a SameSite=None cookie that is not Secure."
+            )
+        # __Host- makes the browser refuse the cookie unless it is Secure, host-only, Path=/.
+        default = "__Host-gts" if secure and domain is None else "gts"
+        name = self.raw("SESSION_COOKIE_NAME") or default
+        if not COOKIE_NAME.fullmatch(name):
+            raise SettingsError(
+                f"SESSION_COOKIE_NAME must be letters, digits, '-' or '_', got {name!r}."
+            )
+        if name.startswith("__Host-") and (not secure or domain is not None):
+            raise SettingsError(
+                "SESSION_COOKIE_NAME starting with __Host- needs SESSION_COOKIE_SECURE=true and "
+                "no SESSION_COOKIE_DOMAIN (browsers refuse such a cookie otherwise)."
+            )
+        if name.startswith("__Secure-") and not secure:
+            raise SettingsError(
+                "SESSION_COOKIE_NAME starting with __Secure- needs SESSION_COOKIE_SECURE=true."
+            )
+        return {
+            "session_cookie_name": name,
+            "session_cookie_domain": domain,
+            "session_cookie_samesite": samesite,
+        }
 
     def url(self, name: str, default: str | None) -> str | None:
         value = self.raw(name)

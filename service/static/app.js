@@ -5,6 +5,7 @@
  *
  * Reads from the DOM (the template owns these); starts only when body[data-graphql-url] exists:
  *   body[data-graphql-url], body[data-organization-id], body[data-query-interval-ms] (optional),
+ *   body[data-base-path] (optional: the service's path prefix behind a proxy, e.g. /bff),
  *   body[data-token-margin-seconds] (optional: the service's TOKEN_REFRESH_MARGIN_SECONDS)
  *   [data-testid=user-email], [data-testid=organization-name],
  *   form#organization-form > select[data-testid=organization-switcher],
@@ -69,6 +70,7 @@ function main() {
     signOut: byTestId('sign-out'),
   };
   const queryIntervalMs = Number(body.dataset.queryIntervalMs) || DEFAULT_QUERY_INTERVAL_MS;
+  const base = body.dataset.basePath || ''; // every URL of the service starts with it
   const state = {
     organizationId: body.dataset.organizationId || null,
     tokenDeadline: null,
@@ -81,6 +83,7 @@ function main() {
     holdUntil: null, // after an outage: no query before then (the notice counts down to it)
   };
   const client = createTokenClient({
+    baseUrl: base,
     graphqlUrl: body.dataset.graphqlUrl,
     organizationId: state.organizationId,
     ...marginOptions(body.dataset.tokenMarginSeconds),
@@ -106,7 +109,7 @@ function main() {
     state.leaving = true;
     client.stop();
     // The sign-in page then says why: the session ended without this tab asking for it.
-    window.location.assign('/?ended=1');
+    window.location.assign(`${base}/?ended=1`);
   }
 
   function renderCountdown() {
@@ -160,7 +163,7 @@ function main() {
     state.sessionStale = false;
     state.sessionCheckedAt = performance.now();
     try {
-      const response = await fetch('/api/session', {
+      const response = await fetch(`${base}/api/session`, {
         headers: { 'X-CSRF': '1', Accept: 'application/json' },
         credentials: 'same-origin',
         cache: 'no-store',
@@ -219,7 +222,7 @@ function main() {
     say('Switching organization…');
     let switched = false;
     try {
-      const response = await fetch('/api/organization', {
+      const response = await fetch(`${base}/api/organization`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF': '1' },
         credentials: 'same-origin',

@@ -24,7 +24,9 @@ export interface TokenLocks {
 }
 
 export interface TokenClientOptions {
-  /** The service's token route (same origin; sent with the session cookie). Default `/api/graphql-token`. */
+  /** Where the service is: its origin and path prefix, e.g. `https://bff.example.com/bff`. On another origin than the page, requests carry the session cookie with `credentials: 'include'` (the service must list the page's origin in `CORS_ALLOWED_ORIGINS`). Default `''`: this page's origin. */
+  baseUrl?: string;
+  /** The service's token route (sent with the session cookie). Default `${baseUrl}/api/graphql-token`. */
   tokenUrl?: string;
   /** The WorkOS Client GraphQL API, e.g. `https://api.workos.com/client/graphql`; needed by `graphql()`. Default `null`. */
   graphqlUrl?: string | null;

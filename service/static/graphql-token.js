@@ -82,6 +82,18 @@ function defaultChannel() {
   return typeof BroadcastChannel === 'function' ? new BroadcastChannel(CHANNEL_NAME) : null;
 }
 
+// The session cookie goes with the token request: on a page of the service's own origin as
+// usual; to a service on another origin (baseUrl) only with credentials: 'include'.
+function credentialsFor(base) {
+  if (!base || (base.startsWith('/') && !base.startsWith('//'))) return 'same-origin';
+  try {
+    const here = globalThis.location?.origin;
+    return new URL(base, globalThis.location?.href).origin === here ? 'same-origin' : 'include';
+  } catch {
+    return 'include';
+  }
+}
+
 function bound(name, owner = globalThis) {
   const fn = owner?.[name];
   // Browsers throw "Illegal invocation" when fetch/setTimeout run with another `this`.
@@ -90,6 +102,7 @@ function bound(name, owner = globalThis) {
 
 export class TokenClient extends EventTarget {
   #tokenUrl;
+  #credentials;
   #graphqlUrl;
   #marginMs;
   #refreshAheadMs;
@@ -126,7 +139,9 @@ export class TokenClient extends EventTarget {
 
   constructor(options = {}) {
     super();
-    this.#tokenUrl = options.tokenUrl ?? '/api/graphql-token';
+    const base = String(options.baseUrl ?? '').replace(/\/+$/, '');
+    this.#tokenUrl = options.tokenUrl ?? `${base}/api/graphql-token`;
+    this.#credentials = credentialsFor(base || null);
     this.#graphqlUrl = options.graphqlUrl ?? null;
     this.#marginMs = (options.marginSeconds ?? 30) * 1000;
     this.#refreshAheadMs = (options.refreshAheadSeconds ?? 5) * 1000;
@@ -307,7 +322,7 @@ export class TokenClient extends EventTarget {
         const response = await this.#request(this.#tokenUrl, {
           method: 'GET',
           headers: { 'X-CSRF': '1', Accept: 'application/json' },
-          credentials: 'same-origin',
+          credentials: this.#credentials,
           cache: 'no-store',
         });
         failure = response.ok ? null : await this.#failureOf(response);

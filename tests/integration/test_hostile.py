@@ -37,7 +37,7 @@ def signed_in(browser: Browser) -> bool:
 
 
 def cookie(client) -> str:
-    return client.get_cookie("session").value
+    return client.get_cookie("gts").value
 
 
 def new_browser(app, emulator) -> Browser:
@@ -201,7 +201,7 @@ def test_callback_replayed_with_the_cookie_from_before_it_is_refused(app, emulat
     before = cookie(browser.client)
     assert browser.client.get(callback).status_code == 302
     thief = new_browser(app, emulator)
-    thief.client.set_cookie("session", before)
+    thief.client.set_cookie("gts", before)
     assert thief.client.get(callback).status_code == 400
     assert not signed_in(thief)
     assert signed_in(browser)  # the real sign-in is unaffected
@@ -249,7 +249,7 @@ def test_cookie_with_a_flipped_signature_is_anonymous(app, emulator, alice):
     value = cookie(alice.client)
     flipped = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
     thief = new_browser(app, emulator)
-    thief.client.set_cookie("session", flipped)
+    thief.client.set_cookie("gts", flipped)
     assert not signed_in(thief)
     assert thief.token().status_code == 401
 
@@ -261,14 +261,14 @@ def test_cookie_with_an_edited_payload_is_anonymous(app, emulator, alice):
     payload = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
     forged = ".".join([payload, *value.lstrip(".").split(".")[1:]])
     thief = new_browser(app, emulator)
-    thief.client.set_cookie("session", forged)
+    thief.client.set_cookie("gts", forged)
     assert not signed_in(thief)
 
 
 def test_unsigned_cookie_is_anonymous(app, emulator, alice):
     data = base64.urlsafe_b64encode(json.dumps(_payload(cookie(alice.client))).encode()).decode()
     thief = new_browser(app, emulator)
-    thief.client.set_cookie("session", data)
+    thief.client.set_cookie("gts", data)
     assert not signed_in(thief)
 
 
@@ -276,11 +276,11 @@ def test_cookie_signed_with_another_secret_key_is_anonymous(make_app, app, emula
     other = make_app(SECRET_KEY="another-secret-key-0123456789abcdef0123456789")
     forged = _serializer(other).dumps(session_of(alice.client))
     thief = new_browser(app, emulator)
-    thief.client.set_cookie("session", forged)
+    thief.client.set_cookie("gts", forged)
     assert not signed_in(thief)
     # The same contents signed with the right key are a session: only the key was wrong.
     genuine = new_browser(app, emulator)
-    genuine.client.set_cookie("session", _serializer(app).dumps(session_of(alice.client)))
+    genuine.client.set_cookie("gts", _serializer(app).dumps(session_of(alice.client)))
     assert signed_in(genuine)
 
 

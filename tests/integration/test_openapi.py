@@ -52,6 +52,7 @@ def test_document_is_valid_openapi_3_1(app, document):
         "GET /api/session",
         "POST /api/organization",
         "POST /webhooks/workos",
+        "POST /logout",
         "GET /api/openapi.json",
         "GET /healthz",
         "GET /readyz",
@@ -60,7 +61,7 @@ def test_document_is_valid_openapi_3_1(app, document):
     assert document["components"]["securitySchemes"]["session"] == {
         "type": "apiKey",
         "in": "cookie",
-        "name": "session",
+        "name": "gts",
         "description": document["components"]["securitySchemes"]["session"]["description"],
     }
 
@@ -99,8 +100,9 @@ def assert_conforms(document: dict, path: str, method: str, response) -> dict:
     status = str(response.status_code)
     assert status in operation["responses"], f"{method.upper()} {path}: undocumented {status}"
     documented = operation["responses"][status]
-    media, content = next(iter(documented["content"].items()))
-    assert response.mimetype == media
+    media = response.mimetype
+    content = documented["content"].get(media)
+    assert content is not None, f"{method.upper()} {path} {status}: undocumented {media}"
     if media == "application/json":
         errors = list(_validator(document, content["schema"]).iter_errors(response.json))
         assert not errors, [e.message for e in errors]
@@ -195,9 +197,30 @@ def _hook(body: bytes, secret: str = HOOK_SECRET):
     return run
 
 
+METRICS_TOKEN = "metrics-token-0123456789"
+BEARER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+def _logout(json: bool = True, csrf: bool = True, **form):
+    def run(b: Browser):
+        headers = {"Accept": "application/json"} if json else {}
+        if csrf and json:
+            headers["X-CSRF"] = "1"
+        elif csrf:
+            form["csrf_token"] = b.csrf()
+        return b.client.post(LOGOUT, data=form, headers=headers)
+
+    return run
+
+
+def _oversized_logout(b: Browser):
+    headers = {"X-CSRF": "1", "Accept": "application/json"}
+    return b.client.post(LOGOUT, data={"pad": "x" * 70_000}, headers=headers)
+
+
 REVOKED = b'{"id": "event_01", "event": "session.revoked", "data": {"id": "session_x"}}'
 TOKEN, SESSION, SWITCH = "/api/graphql-token", "/api/session", "/api/organization"
-HOOK = "/webhooks/workos"
+HOOK, LOGOUT = "/webhooks/workos", "/logout"
 
 
 def live(method, path, status, code, call, who=ALICE, setup=None, **env):
@@ -295,7 +318,42 @@ LIVE = [
     ),
     live("get", "/healthz", 200, None, _get("/healthz", csrf=False), who=None),
     live("get", "/readyz", 200, None, _get("/readyz", csrf=False), who=None),
+    live(
+        "get",
+        "/readyz",
+        200,
+        "detailed",
+        lambda b: b.client.get("/readyz", headers=BEARER),
+        who=None,
+        METRICS_TOKEN=METRICS_TOKEN,
+    ),
     live("get", "/metrics", 200, None, _get("/metrics", csrf=False)),
+    live(
+        "get",
+        "/metrics",
+        200,
+        "with the token",
+        lambda b: b.client.get("/metrics", headers=BEARER),
+        who=None,
+        METRICS_TOKEN=METRICS_TOKEN,
+    ),
+    live(
+        "get",
+        "/metrics",
+        401,
+        "unauthenticated",
+        _get("/metrics", csrf=False),
+        who=None,
+        METRICS_TOKEN=METRICS_TOKEN,
+    ),
+    live("post", LOGOUT, 200, None, _logout()),
+    live("post", LOGOUT, 200, "anonymous", _logout(csrf=False), who=None),
+    live("post", LOGOUT, 200, "return_to", _logout(return_to="/?bye=1")),
+    live("post", LOGOUT, 302, None, _logout(json=False)),
+    live("post", LOGOUT, 400, "invalid_request", _logout(return_to="https://evil.example/")),
+    live("post", LOGOUT, 403, "csrf_required", _logout(csrf=False)),
+    live("post", LOGOUT, 413, "payload_too_large", _oversized_logout),
+    live("post", LOGOUT, 503, "session_store_unavailable", _store_down(_logout())),
     live("get", "/api/openapi.json", 200, None, _get("/api/openapi.json", csrf=False), who=None),
 ]
 
@@ -378,7 +436,7 @@ def test_fuzz_anonymous(case, served):
 def alice_cookie(fuzz_app, emulator) -> str:
     browser = Browser(fuzz_app.test_client(), emulator)
     browser.sign_in(ALICE)
-    return browser.client.get_cookie("session").value
+    return browser.client.get_cookie("gts").value
 
 
 @schema.parametrize()
@@ -386,6 +444,6 @@ def alice_cookie(fuzz_app, emulator) -> str:
 def test_fuzz_signed_in(case, served, alice_cookie):
     # Alice's cookie replaces the generated one, unless this case is about a missing or bad one.
     if not case.operation.schema.is_security_param_negated(case):
-        case.cookies = {**(case.cookies or {}), "session": alice_cookie}
+        case.cookies = {**(case.cookies or {}), "gts": alice_cookie}
     # ignored_auth also replays each answered case without the cookie and with a made-up one.
     case.call_and_validate(base_url=served, checks=[*CHECKS, ignored_auth])

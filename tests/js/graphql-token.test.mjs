@@ -112,6 +112,30 @@ describe('getToken', () => {
     assert.equal(init.cache, 'no-store');
   });
 
+  test('a baseUrl on another origin sends the cookie with credentials include', async () => {
+    const url = 'https://bff.example.com/bff/api/graphql-token';
+    const fetch = router({ [url]: tokenIssuer() });
+    const client = new TokenClient({
+      baseUrl: 'https://bff.example.com/bff/',
+      fetch,
+      channel: null,
+      locks: null,
+    });
+
+    assert.equal(await client.getToken(), 'tok-1');
+    assert.equal(fetch.calls[0].init.credentials, 'include');
+    client.stop();
+  });
+
+  test('a baseUrl that is only a path prefix stays same-origin', async () => {
+    const fetch = router({ '/bff/api/graphql-token': tokenIssuer() });
+    const client = new TokenClient({ baseUrl: '/bff', fetch, channel: null, locks: null });
+
+    assert.equal(await client.getToken(), 'tok-1');
+    assert.equal(fetch.calls[0].init.credentials, 'same-origin');
+    client.stop();
+  });
+
   test('ten concurrent calls share one fetch', async () => {
     const fetch = router({ [TOKEN_URL]: tokenIssuer() });
     const client = makeClient(fetch);

@@ -16,7 +16,9 @@ from collections import Counter
 import pytest
 import redis
 import requests
+from flask import Flask
 
+from service.cookie import CookieSessionInterface
 from service.keys import derive, session_tag
 from tests.emulator_control import ALICE, MINT
 from tests.support import (
@@ -31,6 +33,9 @@ from tests.support import (
 
 CSRF = {"X-CSRF": "1"}
 SECRET = service_env("http://unused", 0)["SECRET_KEY"]  # start_service's fixed SECRET_KEY
+# /readyz names the stores only to the holder of METRICS_TOKEN (and /metrics then needs it).
+METRICS_TOKEN = "metrics-token-0123456789"
+OPS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 BURST_OK = {"TOKEN_RATE_LIMIT": "100000/minute"}
 COPY_SECONDS = 1.0  # how long a process trusts a session record or token it read (L1)
 RETRY_INTERVAL = 5.0  # the link's probe interval while Redis is down
@@ -65,7 +70,7 @@ def services(tmp_path, cluster):
     started = []
 
     def start(upstream_url: str, **env) -> str:
-        env = {**BURST_OK, "WEB_CONCURRENCY": 2, **env}
+        env = {**BURST_OK, "WEB_CONCURRENCY": 2, "METRICS_TOKEN": METRICS_TOKEN, **env}
         proc, url = start_service(tmp_path, upstream_url, REDIS_URL=cluster[1], **env)
         started.append(proc)
         return url
@@ -85,8 +90,9 @@ def signed_in(url: str, email: str = ALICE) -> dict[str, str]:
 
 
 def session_id_of(cookies: dict[str, str]) -> str:
-    """The session id inside the signed (not encrypted) cookie."""
-    return b64json(cookies["session"].split(".")[0])["session_id"]
+    """The session id inside the signed (not encrypted, maybe compressed) cookie."""
+    serializer = CookieSessionInterface(SECRET).get_signing_serializer(Flask("decode"))
+    return serializer.loads(cookies["gts"])["session_id"]
 
 
 def b64json(part: str) -> dict:
@@ -190,7 +196,7 @@ def test_keys_spread_over_the_nodes_and_name_no_id(upstream, raw, services):
 
 
 def ready(url: str) -> dict:
-    return requests.get(url + "/readyz", timeout=5).json()["token_store"]
+    return requests.get(url + "/readyz", headers=OPS, timeout=5).json()["token_store"]
 
 
 def test_a_stopped_node_fails_its_sessions_closed_and_recovers(upstream, raw, services, cluster):
@@ -224,7 +230,7 @@ def test_a_stopped_node_fails_its_sessions_closed_and_recovers(upstream, raw, se
             else:
                 assert answer.status_code == 200, answer.text
         assert ready(url) == {"backend": "redis", "ok": True, "degraded": True}
-        metrics = requests.get(url + "/metrics", timeout=5).text
+        metrics = requests.get(url + "/metrics", headers=OPS, timeout=5).text
         assert "gts_token_store_degraded 1.0" in metrics
     # Tokens come from each worker's memory, shared by no one: a worker that never held a
     # session's token mints its own (4 workers), as when a single Redis is down.

@@ -32,6 +32,9 @@ EVICTION_BOUND = 1.0
 RETRY_INTERVAL = 5.0
 # The token route is rate limited per user; these tests send bursts on purpose.
 BURST_OK = {"TOKEN_RATE_LIMIT": "100000/minute"}
+# /readyz names the stores only to the holder of METRICS_TOKEN (and /metrics then needs it).
+METRICS_TOKEN = "metrics-token-0123456789"
+OPS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture
@@ -62,9 +65,7 @@ def signed_in(url: str, email: str = ALICE) -> dict[str, str]:
 def session_of(cookies: dict[str, str]) -> dict:
     """The signed session cookie's content, read with the service's SECRET_KEY."""
     return (
-        CookieSessionInterface(SECRET)
-        .get_signing_serializer(Flask("decode"))
-        .loads(cookies["session"])
+        CookieSessionInterface(SECRET).get_signing_serializer(Flask("decode")).loads(cookies["gts"])
     )
 
 
@@ -158,8 +159,8 @@ def test_redis_outage_fails_closed_and_a_lost_redis_signs_everyone_out(
     redis_proc, redis_server = start_redis(tmp_path)
     port = int(redis_server.rsplit(":", 1)[1].split("/")[0])
     try:
-        a = services(upstream.url, redis_server, WEB_CONCURRENCY=2)
-        b = services(upstream.url, redis_server, WEB_CONCURRENCY=2)
+        a = services(upstream.url, redis_server, WEB_CONCURRENCY=2, METRICS_TOKEN=METRICS_TOKEN)
+        b = services(upstream.url, redis_server, WEB_CONCURRENCY=2, METRICS_TOKEN=METRICS_TOKEN)
         cookies = signed_in(a)
         before = get_token(a, cookies).json()["token"]
         assert get_token(b, cookies).json()["token"] == before
@@ -170,17 +171,18 @@ def test_redis_outage_fails_closed_and_a_lost_redis_signs_everyone_out(
         assert [r.status_code for r in during] == [503] * 12
         assert {r.json()["error"] for r in during} == {"session_store_unavailable"}
         assert all(r.headers["Retry-After"] == "2" for r in during)
-        ready = requests.get(b + "/readyz", timeout=5)
-        assert ready.status_code == 200
+        assert requests.get(b + "/readyz", timeout=5).json() == {"status": "degraded"}
+        ready = requests.get(b + "/readyz", headers=OPS, timeout=5)
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
         assert ready.json()["token_store"] == {"backend": "redis", "ok": True, "degraded": True}
         assert ready.json()["session_store"] == {"backend": "redis", "ok": False}
-        metrics = requests.get(b + "/metrics", timeout=5).text
+        metrics = requests.get(b + "/metrics", headers=OPS, timeout=5).text
         assert re.search(r"^gts_token_store_degraded 1\.0$", metrics, re.M), metrics
 
         redis_proc, _ = start_redis(tmp_path, port=port)
         time.sleep(RETRY_INTERVAL + 0.5)  # every worker is due for its retry
         for url in (a, b):
-            ready = requests.get(url + "/readyz", timeout=5)
+            ready = requests.get(url + "/readyz", headers=OPS, timeout=5)
             assert ready.status_code == 200 and ready.json()["token_store"]["degraded"] is False
             # The new Redis holds no record: signed out, on every master.
             gone = get_token(url, cookies)

@@ -70,10 +70,10 @@ def sign_in_and_out(url: str) -> None:
     """One more browser signs in and out for real (over HTTP, through gunicorn)."""
     with requests.Session() as http:
         sign_in_over_http(url, ALICE, session=http)
-        assert "session_id" in _cookie_content(http.cookies.get("session", ""))
+        assert "session_id" in _cookie_content(http.cookies.get("gts", ""))
         response = http.post(url + "/logout", headers=CSRF, allow_redirects=False, timeout=30)
         assert response.status_code == 302
-        assert "session_id" not in _cookie_content(http.cookies.get("session", ""))
+        assert "session_id" not in _cookie_content(http.cookies.get("gts", ""))
 
 
 def _cookie_content(value: str) -> dict:

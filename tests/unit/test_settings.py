@@ -30,6 +30,11 @@ def test_defaults():
     assert s.workos_webhook_secret is None and s.workos_events_poll_seconds is None
     assert (s.log_level, s.log_format) == ("INFO", "json")
     assert s.graphql_origin == "https://api.workos.com"
+    assert s.trusted_proxies == 0
+    assert (s.session_cookie_name, s.session_cookie_domain) == ("__Host-gts", None)
+    assert s.session_cookie_samesite == "Lax"
+    assert s.cors_allowed_origins == s.secret_key_fallbacks == ()
+    assert s.metrics_token is None
 
 
 def test_overrides_win_over_environ():
@@ -70,6 +75,17 @@ def test_overrides_win_over_environ():
         ("WORKOS_EVENTS_POLL_SECONDS", "often", ["WORKOS_EVENTS_POLL_SECONDS must be a number"]),
         ("LOG_LEVEL", "LOUD", ["LOG_LEVEL must be one of"]),
         ("LOG_FORMAT", "xml", ["LOG_FORMAT must be one of"]),
+        ("TRUSTED_PROXIES", "-1", ["TRUSTED_PROXIES must be 0 or more"]),
+        ("TRUSTED_PROXIES", "one", ["TRUSTED_PROXIES must be a whole number"]),
+        ("SESSION_COOKIE_NAME", "a b", ["SESSION_COOKIE_NAME must be letters"]),
+        ("SESSION_COOKIE_DOMAIN", "https://x.com", ["SESSION_COOKIE_DOMAIN must be a host"]),
+        ("SESSION_COOKIE_SAMESITE", "loose", ["SESSION_COOKIE_SAMESITE must be Lax, Strict"]),
+        ("CORS_ALLOWED_ORIGINS", "https://a.com/", ["CORS_ALLOWED_ORIGINS must be", "origins"]),
+        ("CORS_ALLOWED_ORIGINS", "https://a.com,*", ["CORS_ALLOWED_ORIGINS must be"]),
+        ("CORS_ALLOWED_ORIGINS", "a.com", ["CORS_ALLOWED_ORIGINS must be"]),
+        ("SECRET_KEY_FALLBACKS", "old", ["SECRET_KEY_FALLBACKS must be", "32 characters"]),
+        ("METRICS_TOKEN", "short", ["METRICS_TOKEN must be at least 16"]),
+        ("METRICS_TOKEN", "has a space in it, 0123456789", ["METRICS_TOKEN must be"]),
     ],
 )
 def test_bad_values_name_the_variable(name, value, words):
@@ -92,3 +108,50 @@ def test_secret_values_are_not_echoed_in_errors():
     with pytest.raises(SettingsError) as info:
         load_settings({**GOOD, "WORKOS_API_KEY": "pk_very_secret_value"})
     assert "pk_very_secret_value" not in str(info.value)
+
+
+def test_cookie_name_follows_secure_and_domain():
+    assert load_settings(GOOD, {"SESSION_COOKIE_SECURE": "false"}).session_cookie_name == "gts"
+    shared = load_settings(GOOD, {"SESSION_COOKIE_DOMAIN": "example.com"})
+    assert (shared.session_cookie_name, shared.session_cookie_domain) == ("gts", "example.com")
+    named = load_settings(GOOD, {"SESSION_COOKIE_NAME": "app_session"})
+    assert named.session_cookie_name == "app_session"
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        ({"SESSION_COOKIE_SAMESITE": "None", "SESSION_COOKIE_SECURE": "false"}, ["needs"]),
+        ({"SESSION_COOKIE_NAME": "__Host-x", "SESSION_COOKIE_DOMAIN": "a.com"}, ["__Host-"]),
+        ({"SESSION_COOKIE_NAME": "__Host-x", "SESSION_COOKIE_SECURE": "false"}, ["__Host-"]),
+        ({"SESSION_COOKIE_NAME": "__Secure-x", "SESSION_COOKIE_SECURE": "false"}, ["__Secure-"]),
+    ],
+)
+def test_cookie_combinations_browsers_refuse_are_refused(overrides, words):
+    with pytest.raises(SettingsError) as info:
+        load_settings(GOOD, overrides)
+    assert all(word in str(info.value) for word in words)
+    assert "SESSION_COOKIE" in str(info.value)
+
+
+def test_samesite_none_with_secure_and_lists():
+    s = load_settings(
+        GOOD,
+        {
+            "SESSION_COOKIE_SAMESITE": "none",
+            "CORS_ALLOWED_ORIGINS": " https://app.example.com, http://127.0.0.1:5173 ",
+            "SECRET_KEY_FALLBACKS": f"{'a' * 32}, {'b' * 40}",
+            "TRUSTED_PROXIES": "2",
+            "METRICS_TOKEN": "m" * 20,
+        },
+    )
+    assert s.session_cookie_samesite == "None"
+    assert s.cors_allowed_origins == ("https://app.example.com", "http://127.0.0.1:5173")
+    assert s.secret_key_fallbacks == ("a" * 32, "b" * 40)
+    assert (s.trusted_proxies, s.metrics_token) == (2, "m" * 20)
+
+
+def test_fallback_keys_are_not_echoed_in_errors():
+    with pytest.raises(SettingsError) as info:
+        load_settings({**GOOD, "SECRET_KEY_FALLBACKS": "x" * 40 + ",short-old-key"})
+    assert "short-old-key" not in str(info.value)

@@ -1,0 +1,65 @@
+"""Sign-out: POST /logout for a form (302 to WorkOS) or a script (200 {logout_url})."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, jsonify, redirect, request, session, url_for
+from flask_login import current_user
+
+from service import errors
+from service.auth import bp, current_record, public_origin, sessions
+from service.errors import ApiError
+from service.security import require_csrf, safe_next
+
+
+def _return_to(value: str | None) -> str:
+    """Where WorkOS sends the browser after sign-out: a path here or an allowed origin's URL."""
+    if not value:
+        # ?signed_out=1: the sign-in page then confirms the sign-out instead of looking like a
+        # first visit (?ended=1 is the other case: a session that ended without being asked to).
+        return public_origin() + url_for("pages.index", signed_out=1)
+    if len(value) <= 2048 and safe_next(value, "") == value:
+        return public_origin() + value
+    parts = urlsplit(value)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    allowed = current_app.extensions["settings"].cors_allowed_origins
+    if (
+        len(value) <= 2048
+        and origin in allowed
+        and "\\" not in value
+        and not any(ord(c) < 0x21 or ord(c) == 0x7F for c in value)
+    ):
+        return value
+    raise ApiError(
+        400,
+        "invalid_request",
+        "return_to must be a path on this origin or a URL on an origin in CORS_ALLOWED_ORIGINS.",
+    )
+
+
+@bp.post("/logout")
+def logout():
+    """Delete the session record and its cached tokens, then end the WorkOS session.
+
+    A form gets a 302 to WorkOS's logout URL; a script (Accept: application/json) gets 200
+    {logout_url} to navigate to, since fetch cannot follow a cross-origin redirect usefully.
+    """
+    wants_json = errors.wants_json()
+    return_to = _return_to(request.values.get("return_to"))
+    if current_user.is_authenticated:
+        require_csrf(message="Sign-out needs a valid CSRF token.")
+        record = current_record()
+        sessions().end(record.id)
+        sid = record.sid
+    else:
+        sid = None  # signed out already (elsewhere, or expired): nothing to end here
+    session.clear()
+    url = return_to
+    if sid:
+        url = current_app.extensions["workos"].logout_url(session_id=sid, return_to=return_to)
+    if wants_json:
+        response = jsonify(logout_url=url)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return redirect(url, 302)
