@@ -11,9 +11,10 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
-from service.auth import current_record, sessions, switch_organization_to
+from service.auth import current_record, sessions
 from service.errors import ApiError, upstream_error_for
 from service.openapi import openapi_document
+from service.organizations import switch_organization_to
 from service.security import csrf_token, require_csrf
 from service.tokens import TokenUnavailable
 from service.workos import WorkOSError

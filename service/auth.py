@@ -1,4 +1,4 @@
-"""flask-login wiring, the session helpers every route uses, and the organization switch.
+"""flask-login wiring and the session helpers every route uses.
 
 The routes of the `auth` blueprint live by concern: signin.py (/login, /callback),
 picker.py (the organization picker), signout.py (/logout).
@@ -6,15 +6,13 @@ picker.py (the organization picker), signout.py (/logout).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from flask import Blueprint, current_app, request, session
 from flask_login import LoginManager, UserMixin, current_user
 
-from service.errors import ApiError, upstream_error_for
+from service.errors import ApiError
 from service.session_records import SessionRecord
 from service.sessions import Sessions
-from service.workos import WorkOSClient, WorkOSError
+from service.workos import WorkOSClient
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -85,40 +83,3 @@ def workos() -> WorkOSClient:
 def public_origin() -> str:
     """The public origin: APP_BASE_URL, else the request's (the proxy's, when trusted)."""
     return current_app.extensions["settings"].app_base_url or request.host_url.rstrip("/")
-
-
-def organizations_of(client: WorkOSClient, user_id: str) -> list[dict]:
-    """The user's active organizations as [{id, name}]."""
-    organizations = []
-    for membership in client.list_organization_memberships(user_id=user_id):
-        org_id = membership.get("organization_id")
-        if not org_id:
-            continue
-        name = membership.get("organization_name")
-        if not name:
-            name = client.get_organization(org_id).get("name") or org_id
-        organizations.append({"id": org_id, "name": name})
-    return organizations
-
-
-def switch_organization_to(organization_id: str) -> dict:
-    """Make the signed-in user act for organization_id, after WorkOS confirms the membership."""
-    record = current_record()
-    try:
-        organizations = organizations_of(workos(), record.user_id)
-    except WorkOSError as exc:
-        raise upstream_error_for(exc) from None
-    chosen = next((o for o in organizations if o["id"] == organization_id), None)
-    if chosen is None:
-        sessions().update(record.id, lambda r: replace(r, organizations=organizations))
-        raise ApiError(403, "not_a_member", "You are not an active member of that organization.")
-    updated = sessions().update(
-        record.id,
-        lambda r: replace(r, organization=chosen, organizations=organizations, picking=None),
-    )
-    if updated is None:
-        raise ApiError(401, "unauthenticated", "Sign in first.")
-    previous = record.organization
-    if previous and previous["id"] != chosen["id"]:
-        current_app.extensions["tokens"].evict(record.token_session, previous["id"])
-    return chosen

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from service.auth import switch_organization_to
 from service.errors import ApiError
+from service.organizations import switch_organization_to
 from service.security import csrf_token, require_csrf
 
 bp = Blueprint("pages", __name__)

@@ -11,7 +11,7 @@ from flask_login import current_user
 from service.auth import bp, current_record, sessions, workos
 from service.errors import ApiError
 from service.security import csrf_token, require_csrf
-from service.signin import auth_failure, sign_in
+from service.signin import auth_failure, limit_signin, sign_in
 from service.workos import WorkOSError
 
 
@@ -39,6 +39,7 @@ def _picker(pending: dict, problem: str | None = None, status: int = 200):
 @bp.post("/login/organization")
 def finish_organization():
     """Finish sign-in with the chosen organization."""
+    limit_signin()
     pending = _pending()
     if pending is None:
         raise ApiError(400, "no_selection_pending", "There is no organization to choose now.")

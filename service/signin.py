@@ -13,9 +13,10 @@ import time
 
 from flask import current_app, redirect, request, session, url_for
 
-from service.auth import bp, organizations_of, public_origin, sessions, workos
+from service.auth import bp, public_origin, sessions, workos
 from service.claims import unverified_claims
 from service.errors import ApiError, upstream_error_for
+from service.organizations import organizations_of, remember
 from service.security import safe_next
 from service.workos import OrganizationSelectionRequired, WorkOSError, WorkOSStatusError
 
@@ -43,6 +44,7 @@ def _challenge(verifier: str) -> str:
 @bp.get("/login")
 def login():
     """Start AuthKit: remember this flow's state in the cookie, go to WorkOS."""
+    limit_signin()
     now = time.time()
     flows = {
         state: flow
@@ -79,6 +81,7 @@ def callback():
     A failure ends only this flow: the browser's session and its other flows stay, so a
     forged callback from another site cannot sign anybody out.
     """
+    limit_signin()  # before the flow is taken: a refused callback can be retried as is
     state = request.args.get("state", "")
     flows = dict(session.get("flows", {}))
     flow = flows.pop(state, None) if state else None
@@ -115,6 +118,11 @@ def callback():
         return _start_selection(exc, next_path)
     except WorkOSError as exc:
         raise auth_failure(exc) from None
+
+
+def limit_signin() -> None:
+    """SIGNIN_RATE_LIMIT per client address (the forwarded one behind trusted proxies)."""
+    current_app.extensions["signin_rate_limit"].check(f"addr:{request.remote_addr}")
 
 
 def auth_failure(exc: WorkOSError) -> ApiError:
@@ -159,14 +167,17 @@ def _start_selection(exc: OrganizationSelectionRequired, next_path: str):
 def sign_in(result: dict, next_path: str):
     """Start a fresh session record for the authenticated user and their organization."""
     user = result["user"]
-    organizations = organizations_of(workos(), user["id"])
+    # Part of signing in: these calls may spend the budget's sign-in reserve.
+    organizations = organizations_of(workos(), user["id"], kind="signin")
     picked = result.get("organization_id")
     current = next((o for o in organizations if o["id"] == picked), None)
     if picked and current is None:
-        current = {"id": picked, "name": workos().get_organization(picked).get("name", picked)}
+        named = workos().get_organization(picked, kind="signin").get("name", picked)
+        current = {"id": picked, "name": named}
         organizations.append(current)
     elif not picked and len(organizations) == 1:
         current = organizations[0]
+    remember(user["id"], organizations)  # a switch in the next minute need not list again
     choose = current is None and len(organizations) > 1
 
     # No fixation: the browser's previous session ends and the new id is random. Flows other
