@@ -39,19 +39,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
-    """Poll url until it answers (any status), or fail."""
+def wait_http(
+    url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None, ok_only: bool = False
+) -> None:
+    """Poll url until it answers (with a 2xx when ok_only, else any status), or fail."""
     deadline = time.monotonic() + timeout
-    last = None
+    last: object = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
         try:
-            requests.get(url, timeout=1)
-            return
+            last = requests.get(url, timeout=1)
+            if last.ok or not ok_only:
+                return
         except requests.RequestException as exc:
             last = exc
-            time.sleep(0.05)
+        time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer within {timeout}s: {last}")
 
 
@@ -129,9 +132,10 @@ class Process:
 
 
 def _wait_or_stop(proc: Process, health_url: str) -> Process:
-    """Wait for health_url to answer; stop the process (no orphan) when it never does."""
+    """Wait for health_url to answer 2xx; stop the process (no orphan) when it never does."""
+    # 2xx only: another server already on the port may answer while this process fails to bind.
     try:
-        wait_http(health_url, timeout=START_TIMEOUT, proc=proc.popen)
+        wait_http(health_url, timeout=START_TIMEOUT, proc=proc.popen, ok_only=True)
     except BaseException:
         proc.stop()
         raise
