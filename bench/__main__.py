@@ -12,7 +12,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import burst, hotpath, latency, memory, soak, throughput
+from bench import burst, hotpath, latency, memory, soak, surge, throughput
 from bench.report import Row, machine, table
 
 PARTS = {
@@ -21,6 +21,7 @@ PARTS = {
     "latency": latency.run,
     "memory": memory.run,
     "soak": soak.run,
+    "surge": surge.run,
 }
 # Run only when named: a diagnosis of the cache-hit path, not a figure with a target.
 EXTRA = {"hotpath": hotpath.run}

@@ -34,6 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="PEM",
         help="RSA key file; created when missing, so tokens survive restarts",
     )
+    parser.add_argument(
+        "--rate-limit",
+        metavar="N/minute",
+        help="answer 429 + Retry-After beyond N calls per API key in any minute (off by default)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     return parser.parse_args(argv)
 
@@ -54,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_ms=args.latency_ms,
             allowed_origins=args.allowed_origin,
             signing_key_path=args.signing_key,
+            rate_limit=args.rate_limit,
         )
     except (OSError, ValueError) as exc:
         print(f"emulator: {exc}", file=sys.stderr)

@@ -24,6 +24,7 @@ def create_app(
     allowed_origins: Iterable[str] = (),
     signing_key_path: str | os.PathLike | None = None,
     client_id: str = "client_emulator",
+    rate_limit: str | None = None,
 ) -> Flask:
     """Build the emulator; its state is `app.extensions["emulator"]`."""
     app = Flask(__name__)
@@ -34,6 +35,7 @@ def create_app(
         client_token_ttl=int(client_token_ttl),
         latency_ms=int(latency_ms),
         allowed_origins=tuple(allowed_origins),
+        rate_limit=rate_limit,
     )
     app.extensions["emulator"] = EmulatorState(
         load_seed(seed), settings, SigningKey.load(signing_key_path)

@@ -116,6 +116,21 @@ def config():
         return jsonify(state.settings.to_json())
 
 
+@bp.route("/rate_limit", methods=["GET", "PUT"])
+def rate_limit():
+    """Read or set (`{"limit": "N/minute"}`, null to lift it) the per-API-key limit."""
+    state = get_state()
+    if request.method == "PUT":
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or "limit" not in body:
+            return _bad('body must be {"limit": "N/minute"} or {"limit": null}')
+        try:
+            state.set_rate_limit(body["limit"])
+        except ValueError as exc:
+            return _bad(str(exc))
+    return jsonify(limit=state.settings.rate_limit)
+
+
 @bp.post("/memberships")
 def add_membership():
     """Add a membership `{user_id, organization_id, role?, status?}`, or update it."""

@@ -75,6 +75,10 @@ class EmulatorControl:
     def set_token_ttl(self, seconds: int) -> None:
         self._call("PUT", "/_emulate/config", json={"client_token_ttl": seconds})
 
+    def set_rate_limit(self, limit: str | None) -> None:
+        """Limit calls per API key ("N/minute"), or lift the limit (None)."""
+        self._call("PUT", "/_emulate/rate_limit", json={"limit": limit})
+
     def add_membership(self, user_id: str, organization_id: str, role: str = "member") -> None:
         self._call(
             "POST",

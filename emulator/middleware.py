@@ -11,7 +11,8 @@ import time
 
 from flask import Flask, g, jsonify, request
 
-from emulator.api import get_state
+from emulator.api import bearer, get_state, is_api_key, params
+from emulator.ratelimit import BODY as RATE_LIMITED
 from emulator.state import iso
 
 SECRET_FIELDS = {"client_secret"}
@@ -35,12 +36,15 @@ def _before():
         return None
     state = get_state()
     with state.lock:
+        wait = _rate_limited(state)
         delay_ms = state.settings.latency_ms
         hook = next((h for h in state.hooks if h.matches(request.method, request.path)), None)
         if hook is not None and hook.count is not None:
             hook.count -= 1
             if hook.count == 0:
                 state.hooks.remove(hook)
+    if wait is not None:
+        return jsonify(RATE_LIMITED), 429, {"Retry-After": str(wait)}
     if hook is not None:
         g.emulator_hook = hook
         delay_ms += hook.delay_ms
@@ -55,6 +59,18 @@ def _before():
     if hook.status is not None:
         return jsonify(hook.response_body()), hook.status
     return None
+
+
+def _rate_limited(state) -> int | None:
+    """Seconds to wait when the API key has spent its limit (call with state.lock held)."""
+    if state.limiter is None:
+        return None
+    credential = bearer()
+    if credential is None and request.method == "POST":
+        credential = params().get("client_secret")
+    if not is_api_key(credential):
+        return None  # the limit is per API key; browser routes and client tokens are not
+    return state.limiter.hit("api_key", state.clock())
 
 
 def _after(response):

@@ -184,6 +184,10 @@ def service_env(emulator_url: str, port: int, **extra) -> dict[str, str]:
         "GUNICORN_THREADS": "8",
         "LOG_FORMAT": "json",
         "PROMETHEUS_MULTIPROC_DIR": "",
+        # Tests and benchmarks sign many users in from 127.0.0.1; the limits have tests of
+        # their own (tests/integration/test_workos_budget.py), which set them.
+        "SIGNIN_RATE_LIMIT": "100000/minute",
+        "SWITCH_RATE_LIMIT": "100000/minute",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env

@@ -45,6 +45,7 @@ class Settings:
     client_token_ttl: int
     latency_ms: int
     allowed_origins: tuple[str, ...]
+    rate_limit: str | None = None  # per API key, e.g. "6000/minute"; None: no limit
 
     def to_json(self) -> dict:
         """Settings as shown by the control API (the API key is not shown)."""
@@ -53,6 +54,7 @@ class Settings:
             "client_token_ttl": self.client_token_ttl,
             "latency_ms": self.latency_ms,
             "allowed_origins": list(self.allowed_origins),
+            "rate_limit": self.rate_limit,
         }
 
 
@@ -182,6 +184,7 @@ class EmulatorState:
             self.events: EventHub = EventHub(lambda: self.clock(), self.lock)
             self.clock = time.time
             self.settings = replace(self._initial_settings)
+            self.set_rate_limit(self.settings.rate_limit)
             self.roles: dict[str, list[str]] = {}
             self.organizations: dict[str, Organization] = {}
             self.users: dict[str, User] = {}
@@ -194,6 +197,15 @@ class EmulatorState:
             self.hooks: list[Hook] = []
             self.log = RequestLog()
             self._apply_seed(self._seed)
+
+    def set_rate_limit(self, value: str | None) -> None:
+        """Limit calls per API key ("N/minute"), or lift the limit (None); ValueError if bad."""
+        from emulator.ratelimit import KeyLimiter, parse_rate
+
+        rate = parse_rate(value)
+        with self.lock:
+            self.settings.rate_limit = value
+            self.limiter = KeyLimiter(*rate) if rate else None
 
     def _apply_seed(self, seed: dict) -> None:
         try:

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app from the environment, with overrides keyed by variable name (tests)."""
     from service import api, auth, ops, pages, webhooks
+    from service.budget import MAX_PAUSE, Budget
     from service.cookie import CookieSessionInterface
     from service.cors import init_cors
     from service.errors import register_error_handlers
@@ -59,20 +60,30 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
-    metrics = Metrics()
+    metrics = Metrics(shared_budget=bool(settings.redis_url))
+    # One Redis link for tokens, sessions, rate limits and the WorkOS budget: one client, one
+    # outage state.
+    link = None
+    if settings.redis_url:
+        link = RedisLink(
+            settings.redis_url, on_state_change=lambda down: metrics.store_degraded.set(int(down))
+        )
+    budget = Budget(
+        settings.workos_request_budget,
+        settings.workos_signin_reserve_percent,
+        link=link,
+        secret_key=settings.secret_key,
+        processes=settings.web_concurrency,
+        observer=metrics.observe_budget,
+    )
     client = WorkOSClient(
         base_url=settings.workos_base_url,
         api_key=settings.workos_api_key,
         client_id=settings.workos_client_id,
         timeout=settings.workos_timeout_seconds,
         observer=metrics.observe_workos,
+        gate=budget,
     )
-    # One Redis link for tokens, sessions and rate limits: one client, one outage state.
-    link = None
-    if settings.redis_url:
-        link = RedisLink(
-            settings.redis_url, on_state_change=lambda down: metrics.store_degraded.set(int(down))
-        )
     store = make_token_store(
         link,
         settings.secret_key,
@@ -85,6 +96,9 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         refresh_margin=settings.token_refresh_margin_seconds,
         fallback_ttl=settings.token_fallback_ttl_seconds,
         maxsize=settings.token_cache_maxsize,
+        # A key cools down as long as WorkOS pauses mints (MAX_PAUSE): its Retry-After is then
+        # the wait left, not a shorter one that only meets the pause again.
+        max_cooldown=MAX_PAUSE,
         observer=metrics.observe_token,
     )
     app.session_interface = CookieSessionInterface(
@@ -100,8 +114,24 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         sessions=sessions,
         events=applier,
         metrics=metrics,
+        budget=budget,
         rate_limit=RateLimit(settings.token_rate_limit, link, settings.secret_key),
+        signin_rate_limit=RateLimit(
+            settings.signin_rate_limit,
+            link,
+            settings.secret_key,
+            message="Too many sign-in attempts from this address; wait a little.",
+        ),
+        switch_rate_limit=RateLimit(
+            settings.switch_rate_limit,
+            link,
+            settings.secret_key,
+            message="Too many organization switches; wait a little.",
+        ),
         sealer=Sealer(settings.secret_key, "pending-authentication", settings.secret_key_fallbacks),
+        organization_sealer=Sealer(
+            settings.secret_key, "organization-list", settings.secret_key_fallbacks
+        ),
         pkce_key=derive(settings.secret_key, "pkce-verifier"),
     )
     if settings.workos_events_poll_seconds:
@@ -111,6 +141,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
 
     ops.init_request_ids(app)
     ops.init_token_metrics(app)
+    ops.init_refusal_metrics(app)
     csp = content_security_policy(settings.graphql_origin, settings.workos_origin)
     init_security_headers(app, csp, hsts=settings.session_cookie_secure)
     init_body_limit(app)

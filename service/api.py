@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -10,11 +11,12 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
-from service.auth import current_record, sessions, switch_organization_to
+from service.auth import current_record, sessions
 from service.errors import ApiError, upstream_error_for
 from service.openapi import openapi_document
-from service.security import csrf_token
-from service.tokens import TokenBrokerError
+from service.organizations import switch_organization_to
+from service.security import csrf_token, require_csrf
+from service.tokens import TokenUnavailable
 from service.workos import WorkOSError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -27,8 +29,7 @@ def session_route(view):
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
             raise ApiError(401, "unauthenticated", "Sign in first.")
-        if request.headers.get("X-CSRF") != "1":
-            raise ApiError(403, "csrf_required", "Send the header X-CSRF: 1.")
+        require_csrf(form=False, message="Send the header X-CSRF: 1.")
         response = current_app.make_response(view(*args, **kwargs))
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
@@ -51,8 +52,15 @@ def graphql_token():
     broker = current_app.extensions["tokens"]
     try:
         issued = broker.get(record.token_session, record.user_id, organization["id"])
-    except WorkOSError as exc:
-        error = upstream_error_for(exc, getattr(exc, "cooldown_left", None))
+    except TokenUnavailable as exc:
+        if exc.cause is None:  # waited too long for another request's mint
+            retry_after = math.ceil(exc.retry_after or 1)
+            raise ApiError(
+                503, "upstream_unavailable", "WorkOS is slow; try again shortly.", retry_after
+            ) from None
+        if not isinstance(exc.cause, WorkOSError):
+            raise  # not WorkOS's answer: a fault of ours, for the 500 handler and the log
+        error = upstream_error_for(exc.cause, exc.retry_after)
         if error.code == "not_a_member":
             # The membership is gone: stop acting for that organization.
             sessions().update(
@@ -60,10 +68,6 @@ def graphql_token():
                 lambda r: replace(r.without(organization["id"]), organization=None),
             )
         raise error from None
-    except TokenBrokerError as exc:  # waited too long for another request's mint
-        raise ApiError(
-            503, "upstream_unavailable", "WorkOS is slow; try again shortly.", exc.retry_after
-        ) from None
     g.token_outcome = "hit" if issued.cached else "miss"
     if not issued.cached:
         current_app.extensions["metrics"].cache_entries.set(len(broker))

@@ -1,50 +1,21 @@
-"""AuthKit sign-in (state + PKCE), organization selection, sign-out, and flask-login wiring."""
+"""flask-login wiring and the session helpers every route uses.
+
+The routes of the `auth` blueprint live by concern: signin.py (/login, /callback),
+picker.py (the organization picker), signout.py (/logout).
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import logging
-import re
-import secrets
-import time
-from dataclasses import replace
-
-from flask import (
-    Blueprint,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, current_app, request, session
 from flask_login import LoginManager, UserMixin, current_user
-from jwt import PyJWTError
-from jwt import decode as jwt_decode
 
-from service.errors import ApiError, upstream_error_for
-from service.security import csrf_ok, csrf_token, safe_next
+from service.errors import ApiError
 from service.session_records import SessionRecord
 from service.sessions import Sessions
-from service.workos import (
-    OrganizationSelectionRequired,
-    WorkOSClient,
-    WorkOSError,
-    WorkOSStatusError,
-)
+from service.workos import WorkOSClient
 
-log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-
-FLOW_MAX_AGE = 600  # seconds a sign-in flow (state, PKCE verifier) stays usable
-MAX_FLOWS = 5  # pending flows kept per browser: several tabs may sign in at once
-MAX_NEXT = 400  # longest `next` kept in a flow; longer ones return to /
-FLOWS_BUDGET = 600  # bytes of JSON the flows may take, so the cookie stays under 1 KB
-ERROR_CODE = re.compile(r"[a-z0-9_.-]{1,64}")
 
 
 class User(UserMixin):
@@ -89,7 +60,7 @@ def init_auth(app) -> None:
     # flask-login's own session id is a hash of address and user agent: not a per-session id,
     # and "strong" mode would sign out users whose address changes. Records are ours.
     login_manager.session_protection = None
-    from service import signout  # noqa: F401  (adds POST /logout to this blueprint)
+    from service import picker, signin, signout  # noqa: F401  (their routes join bp)
 
     app.register_blueprint(bp)
 
@@ -104,305 +75,11 @@ def current_record() -> SessionRecord:
     return current_user.record
 
 
-def _workos() -> WorkOSClient:
+def workos() -> WorkOSClient:
+    """This app's WorkOS client."""
     return current_app.extensions["workos"]
 
 
 def public_origin() -> str:
     """The public origin: APP_BASE_URL, else the request's (the proxy's, when trusted)."""
     return current_app.extensions["settings"].app_base_url or request.host_url.rstrip("/")
-
-
-def _verifier(state: str) -> str:
-    # Derived from the state under a server key: the cookie need not carry it, and nobody
-    # without SECRET_KEY can compute it from a state seen in a URL.
-    digest = hmac.new(current_app.extensions["pkce_key"], state.encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
-
-
-def _challenge(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-@bp.get("/login")
-def login():
-    """Start AuthKit: remember this flow's state in the cookie, go to WorkOS."""
-    now = time.time()
-    flows = {
-        state: flow
-        for state, flow in session.get("flows", {}).items()
-        if isinstance(flow, list) and len(flow) == 2 and now - flow[1] < FLOW_MAX_AGE
-    }
-    # `next` is a path on this origin, prefix included; the default is this service's page.
-    home = url_for("pages.index")
-    next_path = safe_next(request.args.get("next"), home)
-    if len(next_path) > MAX_NEXT:
-        next_path = home
-    # Oldest flows go first when a browser starts more than a handful, or long ones crowd it.
-    while flows and (
-        len(flows) >= MAX_FLOWS or len(json.dumps(flows)) + len(next_path) > FLOWS_BUDGET
-    ):
-        flows.pop(min(flows, key=lambda s: flows[s][1]))
-    state = secrets.token_urlsafe(24)
-    flows[state] = [next_path, int(now)]
-    session["flows"] = flows
-    login_hint = (request.args.get("login_hint") or "")[:320] or None
-    url = _workos().authorization_url(
-        redirect_uri=public_origin() + url_for("auth.callback"),
-        state=state,
-        code_challenge=_challenge(_verifier(state)),
-        login_hint=login_hint,
-    )
-    return redirect(url, 302)
-
-
-@bp.get("/callback")
-def callback():
-    """Finish AuthKit: check state once, exchange the code, start a fresh session.
-
-    A failure ends only this flow: the browser's session and its other flows stay, so a
-    forged callback from another site cannot sign anybody out.
-    """
-    state = request.args.get("state", "")
-    flows = dict(session.get("flows", {}))
-    flow = flows.pop(state, None) if state else None
-    if flow is not None:
-        if flows:
-            session["flows"] = flows
-        else:
-            session.pop("flows")
-    error = request.args.get("error")
-    if error:
-        code = error if ERROR_CODE.fullmatch(error) else "unknown"
-        raise ApiError(400, "sign_in_failed", f"WorkOS could not sign you in ({code}).")
-    if flow is None:
-        raise ApiError(
-            400,
-            "sign_in_failed",
-            "This sign-in link is unknown or was already used. Please sign in again.",
-        )
-    next_path, started = flow
-    if time.time() - started >= FLOW_MAX_AGE:
-        raise ApiError(400, "sign_in_failed", "This sign-in took too long. Please sign in again.")
-    code = request.args.get("code", "")
-    if not code:
-        raise ApiError(400, "sign_in_failed", "WorkOS sent no authorization code.")
-    try:
-        result = _workos().authenticate_with_code(
-            code=code,
-            code_verifier=_verifier(state),
-            ip_address=request.remote_addr,
-            user_agent=request.user_agent.string[:512] or None,
-        )
-        return _sign_in(result, next_path)
-    except OrganizationSelectionRequired as exc:
-        return _start_selection(exc, next_path)
-    except WorkOSError as exc:
-        raise _auth_failure(exc) from None
-
-
-def _auth_failure(exc: WorkOSError) -> ApiError:
-    if isinstance(exc, WorkOSStatusError) and exc.status in (400, 404, 422):
-        return ApiError(400, "sign_in_failed", "WorkOS rejected this sign-in. Please try again.")
-    return upstream_error_for(exc)
-
-
-def _end_browser_session() -> None:
-    """Signing in again in a browser, as anyone, ends the session it had; only the flows
-    other tabs started stay in the cookie (nothing planted before sign-in survives it)."""
-    session_id = session.get("session_id")
-    if isinstance(session_id, str):
-        sessions().end(session_id)
-    flows = session.get("flows")
-    session.clear()
-    if flows:
-        session["flows"] = flows
-
-
-def _start_selection(exc: OrganizationSelectionRequired, next_path: str):
-    """WorkOS wants an organization picked: keep the choice, sealed, in the session store."""
-    _end_browser_session()
-    organizations = [
-        {"id": o["id"], "name": o.get("name") or o["id"]}
-        for o in exc.organizations
-        if isinstance(o, dict) and o.get("id")
-    ]
-    pending = {
-        "token": exc.pending_authentication_token,
-        "organizations": organizations,
-        "email": (exc.user or {}).get("email", ""),
-        "n": next_path,
-    }
-    pick = secrets.token_urlsafe(16)
-    sealed = current_app.extensions["sealer"].seal(json.dumps(pending))
-    sessions().store.set_value("pick:" + pick, sealed, FLOW_MAX_AGE)
-    session["pick"] = pick
-    return redirect(url_for("auth.choose_organization"), 302)
-
-
-@bp.get("/login/organization")
-def choose_organization():
-    """The organization picker, while a selection is pending."""
-    pending = _pending()
-    if pending is None:
-        raise ApiError(400, "no_selection_pending", "There is no organization to choose now.")
-    return _picker(pending)
-
-
-def _picker(pending: dict, problem: str | None = None, status: int = 200):
-    """The picker page, with nothing chosen; `problem` says why the last submit was refused."""
-    page = render_template(
-        "organization.html",
-        organizations=pending["organizations"],
-        email=pending.get("email", ""),
-        csrf_token=csrf_token(),
-        problem=problem,
-    )
-    return page, status
-
-
-@bp.post("/login/organization")
-def finish_organization():
-    """Finish sign-in with the chosen organization."""
-    pending = _pending()
-    if pending is None:
-        raise ApiError(400, "no_selection_pending", "There is no organization to choose now.")
-    if not csrf_ok(allow_header=False):
-        raise ApiError(400, "csrf_required", "The form expired. Please choose again.")
-    organization_id = request.form.get("organization_id", "")
-    chosen = next((o for o in pending["organizations"] if o["id"] == organization_id), None)
-    if chosen is None:
-        # The picker again rather than an error page: a browser that skips the radios'
-        # `required` check (or has no JavaScript-free validation) still gets a way on.
-        problem = "Choose one of the organizations offered, then continue."
-        if not organization_id:
-            problem = "Choose an organization first, then continue."
-        return _picker(pending, problem, 400)
-    if pending.get("local"):
-        # Signed in already, with several memberships and no organization picked by WorkOS.
-        sessions().update(
-            current_record().id, lambda r: replace(r, organization=chosen, picking=None)
-        )
-        return redirect(pending["n"], 302)
-    pick = session.pop("pick")
-    sealed = sessions().store.pop_value("pick:" + pick)  # single use
-    if sealed is None:
-        raise ApiError(400, "sign_in_failed", "The organization choice expired. Sign in again.")
-    try:
-        result = _workos().authenticate_with_organization_selection(
-            pending_authentication_token=pending["token"], organization_id=organization_id
-        )
-        return _sign_in(result, pending["n"])
-    except WorkOSError as exc:
-        raise _auth_failure(exc) from None
-
-
-def _pending() -> dict | None:
-    pick = session.get("pick")
-    if isinstance(pick, str):
-        sealed = sessions().store.get_value("pick:" + pick)
-        opened = current_app.extensions["sealer"].unseal(sealed) if sealed else None
-        if opened is None:
-            session.pop("pick")
-            return None
-        return json.loads(opened)
-    if not current_user.is_authenticated:
-        return None
-    record = current_record()
-    if record.organization is not None or record.picking is None:
-        return None
-    return {
-        "local": True,
-        "organizations": record.organizations,
-        "email": current_user.email,
-        "n": record.picking,
-    }
-
-
-def _sign_in(result: dict, next_path: str):
-    """Start a fresh session record for the authenticated user and their organization."""
-    user = result["user"]
-    organizations = organizations_of(_workos(), user["id"])
-    picked = result.get("organization_id")
-    current = next((o for o in organizations if o["id"] == picked), None)
-    if picked and current is None:
-        current = {"id": picked, "name": _workos().get_organization(picked).get("name", picked)}
-        organizations.append(current)
-    elif not picked and len(organizations) == 1:
-        current = organizations[0]
-    choose = current is None and len(organizations) > 1
-
-    # No fixation: the browser's previous session ends and the new id is random. Flows other
-    # tabs started stay, so their callbacks still finish.
-    _end_browser_session()
-    record = sessions().start(
-        user={
-            "id": user["id"],
-            "email": user.get("email", ""),
-            "first_name": user.get("first_name"),
-            "last_name": user.get("last_name"),
-        },
-        sid=_claim(result.get("access_token"), "sid"),
-        organization=current,
-        organizations=organizations,
-        picking=next_path if choose else None,
-    )
-    session["session_id"] = record.id
-    session["expires"] = int(record.expires_at) + 1
-    session["csrf_token"] = secrets.token_urlsafe(32)
-    log.info(
-        "signed in",
-        extra={"user_id": user["id"], "organization_id": current and current["id"]},
-    )
-    if choose:
-        return redirect(url_for("auth.choose_organization"), 302)
-    return redirect(next_path, 302)
-
-
-def organizations_of(client: WorkOSClient, user_id: str) -> list[dict]:
-    """The user's active organizations as [{id, name}]."""
-    organizations = []
-    for membership in client.list_organization_memberships(user_id=user_id):
-        org_id = membership.get("organization_id")
-        if not org_id:
-            continue
-        name = membership.get("organization_name")
-        if not name:
-            name = client.get_organization(org_id).get("name") or org_id
-        organizations.append({"id": org_id, "name": name})
-    return organizations
-
-
-def switch_organization_to(organization_id: str) -> dict:
-    """Make the signed-in user act for organization_id, after WorkOS confirms the membership."""
-    record = current_record()
-    try:
-        organizations = organizations_of(_workos(), record.user_id)
-    except WorkOSError as exc:
-        raise upstream_error_for(exc) from None
-    chosen = next((o for o in organizations if o["id"] == organization_id), None)
-    if chosen is None:
-        sessions().update(record.id, lambda r: replace(r, organizations=organizations))
-        raise ApiError(403, "not_a_member", "You are not an active member of that organization.")
-    updated = sessions().update(
-        record.id,
-        lambda r: replace(r, organization=chosen, organizations=organizations, picking=None),
-    )
-    if updated is None:
-        raise ApiError(401, "unauthenticated", "Sign in first.")
-    previous = record.organization
-    if previous and previous["id"] != chosen["id"]:
-        current_app.extensions["tokens"].evict(record.token_session, previous["id"])
-    return chosen
-
-
-def _claim(token: str | None, name: str) -> str | None:
-    # The access token came straight from WorkOS over TLS in answer to our own authenticated
-    # call, so it is read without verifying; it is never stored, only its session id.
-    if not token:
-        return None
-    try:
-        return jwt_decode(token, options={"verify_signature": False}).get(name)
-    except PyJWTError:
-        return None

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from service.session_records import SessionStoreUnavailable
 from service.workos import (
     WorkOSError,
+    WorkOSRefused,
     WorkOSResponseError,
     WorkOSStatusError,
     WorkOSTransportError,
@@ -59,7 +60,8 @@ class ApiError(Exception):
 def upstream_error_for(exc: WorkOSError, retry_after: float | None = None) -> ApiError:
     """Map a WorkOS failure to the answer design.md §3 gives for it."""
     wait = retry_after if retry_after is not None else exc.retry_after
-    if isinstance(exc, WorkOSTransportError):
+    if isinstance(exc, WorkOSTransportError | WorkOSRefused):
+        # Refused here: the budget is spent or WorkOS asked this kind of call to pause.
         return _unavailable(wait)
     if isinstance(exc, WorkOSResponseError):
         return ApiError(502, "upstream_error", "WorkOS answered with an unexpected response.")

@@ -17,6 +17,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 
+from service.organizations import forget
 from service.session_records import SessionStore
 from service.sessions import Sessions
 from service.workos import WorkOSClient, WorkOSError
@@ -99,6 +100,7 @@ class EventApplier:
             return self._sessions.end_where(user_id=data["id"])
         if kind == "organization.deleted":
             return self._sessions.narrow(data["id"])
+        forget(self._sessions.store, data["user_id"])  # the next switch lists again
         return self._sessions.narrow(data["organization_id"], user_id=data["user_id"])
 
 

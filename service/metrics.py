@@ -22,7 +22,7 @@ class Metrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self):
+    def __init__(self, shared_budget: bool = False):
         # gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before workers start; each worker then
         # writes its values to files there, and any worker can render the sum at /metrics.
         self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
@@ -60,6 +60,53 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemax",
         )
+
+        self.budget_spent = Counter(
+            "gts_workos_budget_spent",
+            "WorkOS calls taken from the request budget, by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.budget_left = Gauge(
+            "gts_workos_budget_left",
+            "Calls each kind may still make in the current window (sign-ins may use the reserve)",
+            ["kind"],
+            registry=r,
+            # Shared through Redis every process sees the same count: the latest one holds.
+            # Without Redis each process has its own share, and the shares add up.
+            multiprocess_mode="mostrecent" if shared_budget else "livesum",
+        )
+        self.budget_refused = Counter(
+            "gts_workos_budget_refused",
+            "WorkOS calls not sent, by kind and reason: budget (spent) or paused (after a 429)",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.workos_throttled = Counter(
+            "gts_workos_throttled",
+            "WorkOS 429 answers, by kind of call",
+            ["kind"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "gts_rate_limited",
+            "Requests refused 429 rate_limited, by route",
+            ["route"],
+            registry=r,
+        )
+
+    def observe_budget(self, event: str, kind: str, **fields) -> None:
+        """Count what the WorkOS budget did with one call."""
+        if event == "spent":
+            self.budget_spent.labels(kind).inc()
+        elif event == "refused":
+            self.budget_refused.labels(kind, str(fields.get("reason"))).inc()
+        elif event == "throttled":
+            self.workos_throttled.labels(kind).inc()
+        elif event == "left":
+            for each in ("signin", "mint", "memberships", "events"):
+                pool = "signin" if each == "signin" else "other"
+                self.budget_left.labels(each).set(fields[pool])
 
     def observe_workos(self, route: str, status: int | str, seconds: float) -> None:
         """Count one WorkOS attempt and its latency."""

@@ -61,7 +61,9 @@ UPSTREAM_BAD = _error(
     "upstream_misconfigured",
 )
 UPSTREAM_DOWN = _error(
-    "WorkOS is unavailable, slow or rate limiting us; or the session store does not answer.",
+    "WorkOS is unavailable, slow or rate limiting us; the deployment's WorkOS request budget "
+    "is spent (WORKOS_REQUEST_BUDGET; Retry-After jittered); or the session store does not "
+    "answer.",
     "upstream_unavailable",
     "session_store_unavailable",
     retry_after=True,
@@ -230,7 +232,9 @@ def openapi_document() -> dict:
                 "not_a_member",
             ),
             "429": _error(
-                "Too many token requests from this user.", "rate_limited", retry_after=True
+                "Too many token requests from this user (TOKEN_RATE_LIMIT).",
+                "rate_limited",
+                retry_after=True,
             ),
             "502": UPSTREAM_BAD,
             "503": UPSTREAM_DOWN,
@@ -280,6 +284,11 @@ def openapi_document() -> dict:
                 "not_a_member",
             ),
             "413": _error("The body is larger than 64 KiB.", "payload_too_large"),
+            "429": _error(
+                "Too many switches by this user (SWITCH_RATE_LIMIT).",
+                "rate_limited",
+                retry_after=True,
+            ),
             "502": UPSTREAM_BAD,
             "503": UPSTREAM_DOWN,
         },

@@ -104,6 +104,17 @@ def init_token_metrics(app: Flask) -> None:
         return response
 
 
+def init_refusal_metrics(app: Flask) -> None:
+    """Count every 429 rate_limited answer by route (its endpoint name)."""
+
+    @app.after_request
+    def _count(response):
+        if g.get("error_code") == "rate_limited":
+            route = request.endpoint or "unknown"
+            current_app.extensions["metrics"].rate_limited.labels(route).inc()
+        return response
+
+
 def _holds_metrics_token() -> bool:
     """True when METRICS_TOKEN is set and the request carries it as a Bearer token."""
     token = current_app.extensions["settings"].metrics_token

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from service.auth import switch_organization_to
 from service.errors import ApiError
+from service.organizations import switch_organization_to
 from service.security import csrf_token, require_csrf
 
 bp = Blueprint("pages", __name__)
@@ -40,7 +40,7 @@ def index():
 @login_required
 def switch_organization():
     """The organization switcher without JavaScript: a form post, then back to the page."""
-    require_csrf(allow_header=False, message="The form expired. Please reload the page.")
+    require_csrf(header=False, message="The form expired. Please reload the page.")
     organization_id = request.form.get("organization_id", "")
     if not 0 < len(organization_id) <= 200:
         raise ApiError(400, "invalid_request", "Choose an organization.")

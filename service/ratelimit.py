@@ -100,8 +100,17 @@ class RedisWindows:
 class RateLimit:
     """`limit` (e.g. "120/minute") per caller, counted in Redis or in process memory."""
 
-    def __init__(self, limit: str, link: RedisLink | None, secret_key: str, clock=time.time):
+    def __init__(
+        self,
+        limit: str,
+        link: RedisLink | None,
+        secret_key: str,
+        clock=time.time,
+        *,
+        message: str = "Too many token requests; slow down.",
+    ):
         items = parse_many(limit)
+        self._message = message
         self._local = MemoryWindows(items, clock)
         self._shared = RedisWindows(items, link) if link is not None else None
         self._names = derive(secret_key, "rate-limit-names")
@@ -121,4 +130,4 @@ class RateLimit:
         over = [reset for reset in resets if reset is not None]
         if over:
             retry_after = max(1, math.ceil(max(over) - time.time()))
-            raise ApiError(429, "rate_limited", "Too many token requests; slow down.", retry_after)
+            raise ApiError(429, "rate_limited", self._message, retry_after)

@@ -1,8 +1,6 @@
 """RedisTokenStore: the TokenStore shared by gunicorn workers and hosts (design.md §5).
 
-Layout (every name carries an HMAC-SHA256 under a key derived from SECRET_KEY, so names are
-the same on every host that shares SECRET_KEY and say nothing about sessions, users or orgs;
-{s} is the session's hash tag, `keys.session_tag`, shared with the session store's record):
+Layout (names and sealed values: token_names.py):
 
     gts:tok:{s}:<hmac(session, user, org)>   string: the sealed entry, PX = time left to
                                              serve_until
@@ -10,12 +8,8 @@ the same on every host that shares SECRET_KEY and say nothing about sessions, us
                                              expires with its longest-lived member
     gts:lock:{s}:<hmac(session, user, org)>  the single-flight lock (redis-py Lock)
 
-The tag puts a session's keys in one slot of a Redis Cluster, so `_PUT` (token and index) and
-the eviction transaction stay single-slot, while different sessions spread over the nodes.
-
-Values are Fernet-sealed (`Sealer(SECRET_KEY, "redis-token-values")`) JSON of the token, its
-expiry, its serve_until and the key name it belongs to; a value that does not open, or was
-moved to another key, is a miss. serve_until is wall time on the host that minted; other hosts
+{s} puts a session's keys in one cluster slot, so `_PUT` (token and index) and the eviction
+transaction stay single-slot. serve_until is wall time on the host that minted; other hosts
 compare it with their own clock, so they rely on NTP-sized skew (far below the margin).
 Redis expires the value with a relative PX, so Redis's own clock does not matter.
 
@@ -42,7 +36,6 @@ served from the fallback until Redis returns or its own serve_until passes.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -54,10 +47,9 @@ from dataclasses import dataclass, field
 import redis
 from redis.exceptions import LockError
 
-from service.keys import derive, mac, session_tag
 from service.redis_link import RedisDown, RedisLink
-from service.sealing import Sealer
-from service.tokens import CachedToken, MemoryTokenStore, TokenKey, TokenStore
+from service.token_names import TokenNames
+from service.token_store import CachedToken, MemoryTokenStore, TokenKey, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +101,7 @@ class RedisTokenStore:
         self._lock_wait = lock_wait
         self._lock_poll = lock_poll
         self._prefix = key_prefix
-        # (names, tags) keys per SECRET_KEY, the current one first. Entries written under a
-        # former key's names are read (and evicted) until they expire: a rotation mints nothing.
-        self._keysets = [
-            (derive(key, "redis-keys"), derive(key, "session-store-names"))
-            for key in (secret_key, *fallbacks)
-        ]
-        self._sealer = Sealer(secret_key, "redis-token-values", fallbacks)
+        self._names = TokenNames(secret_key, fallbacks, key_prefix)
         self._local = MemoryTokenStore(maxsize, clock) if local_ttl > 0 else None
         self._fallback = MemoryTokenStore(maxsize, clock)
         self._maxsize = maxsize
@@ -190,62 +176,13 @@ class RedisTokenStore:
         """Close this process's connections (tests; a worker simply exits)."""
         self._link.close()
 
-    # -- names and values ------------------------------------------------------------------
-
-    def _mac(self, *parts: str, keys: tuple[bytes, bytes] | None = None) -> str:
-        return mac((keys or self._keysets[0])[0], *parts)
-
-    def _tag(self, session: str, keys: tuple[bytes, bytes] | None = None) -> str:
-        # The broker's session part is the record's `token_session`, "<id>.<gen>": the tag
-        # comes from the id alone, so a session's tokens sit in its record's slot. Any other
-        # form still gives one tag per session (placement, not correctness, relies on this).
-        record_id = session.rpartition(".")[0] or session
-        return "{" + session_tag((keys or self._keysets[0])[1], record_id) + "}"
-
-    def _token_name(self, key: TokenKey, keys: tuple[bytes, bytes] | None = None) -> str:
-        tag, name = self._tag(key[0], keys), self._mac("tok", *key, keys=keys)
-        return f"{self._prefix}:tok:{tag}:{name}"
-
-    def _session_name(self, session_id: str, keys: tuple[bytes, bytes] | None = None) -> str:
-        return f"{self._prefix}:sess:{self._tag(session_id, keys)}"
-
-    def _lock_name(self, key: TokenKey) -> str:
-        return f"{self._prefix}:lock:{self._tag(key[0])}:{self._mac('tok', *key)}"
-
-    def _org_tag(self, organization_id: str, keys: tuple[bytes, bytes] | None = None) -> str:
-        return self._mac("org", organization_id, keys=keys)
-
-    def _seal(self, name: str, entry: CachedToken) -> str:
-        body = {
-            "k": name,
-            "token": entry.token,
-            "expires_at": entry.expires_at,
-            "serve_until": entry.serve_until,
-        }
-        return self._sealer.seal(json.dumps(body, separators=(",", ":")))
-
-    def _unseal(self, name: str, value: bytes) -> CachedToken | None:
-        try:
-            opened = self._sealer.unseal(value.decode("ascii"))
-            body = json.loads(opened) if opened is not None else None
-            # Bound to its key name: a value copied under another session's key is refused.
-            if not isinstance(body, dict) or body.get("k") != name:
-                return None
-            token = body["token"]
-            if not isinstance(token, str) or not token:
-                return None
-            entry = CachedToken(token, float(body["expires_at"]), float(body["serve_until"]))
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-            return None
-        return entry
-
     # -- Redis operations (each runs through _attempt) -------------------------------------
 
     def _redis_get(self, r: redis.Redis, key: TokenKey) -> CachedToken | None:
-        for keys in self._keysets:
-            name = self._token_name(key, keys)
+        for keys in self._names.keysets:
+            name = self._names.token(key, keys)
             value = r.get(name)
-            entry = self._unseal(name, value) if value is not None else None
+            entry = self._names.unseal(name, value) if value is not None else None
             if entry is not None and entry.serve_until > self._clock():
                 return entry
         return None
@@ -254,10 +191,10 @@ class RedisTokenStore:
         ttl_ms = math.ceil((entry.serve_until - self._clock()) * 1000)
         if ttl_ms <= 0:
             return
-        name = self._token_name(key)
+        name = self._names.token(key)
         self._link.script(_PUT)(
-            keys=[name, self._session_name(key[0])],
-            args=[self._seal(name, entry), ttl_ms, self._org_tag(key[2])],
+            keys=[name, self._names.session(key[0])],
+            args=[self._names.seal(name, entry), ttl_ms, self._names.org(key[2])],
             client=r,
         )
 
@@ -270,7 +207,7 @@ class RedisTokenStore:
     ) -> int:
         return sum(
             self._redis_evict_under(r, keys, session_id, organization_id, only)
-            for keys in self._keysets
+            for keys in self._names.keysets
         )
 
     def _redis_evict_under(
@@ -281,10 +218,10 @@ class RedisTokenStore:
         organization_id: str | None,
         only: TokenKey | None,
     ) -> int:
-        index = self._session_name(session_id, keys)
+        index = self._names.session(session_id, keys)
         members = r.hgetall(index)  # {token key name: org tag}
-        tag = None if organization_id is None else self._org_tag(organization_id, keys).encode()
-        wanted = None if only is None else self._token_name(only, keys).encode()
+        tag = None if organization_id is None else self._names.org(organization_id, keys).encode()
+        wanted = None if only is None else self._names.token(only, keys).encode()
         doomed = [
             name
             for name, org in members.items()
@@ -303,7 +240,7 @@ class RedisTokenStore:
     @contextmanager
     def _redis_lock(self, r: redis.Redis, key: TokenKey) -> Iterator[None]:
         lock = r.lock(
-            self._lock_name(key),
+            self._names.lock(key),
             timeout=self._lock_timeout,
             sleep=self._lock_poll,
             blocking_timeout=self._lock_wait,

@@ -35,22 +35,24 @@ def csrf_token() -> str:
     return token
 
 
-def csrf_ok(allow_header: bool = True) -> bool:
-    """True when the request carries this session's form token, or the X-CSRF: 1 header."""
-    if allow_header and request.headers.get("X-CSRF") == "1":
-        # A custom header forces a CORS preflight, which this service never grants.
-        return True
-    expected = session.get(CSRF_SESSION_KEY)
-    given = request.form.get("csrf_token", "")
-    return bool(expected) and hmac.compare_digest(expected, given)
-
-
 def require_csrf(
-    allow_header: bool = True, message: str = "This request needs a valid CSRF token."
+    *,
+    header: bool = True,
+    form: bool = True,
+    status: int = 403,
+    message: str = "This request needs a valid CSRF token.",
 ) -> None:
-    """Raise 403 csrf_required unless csrf_ok()."""
-    if not csrf_ok(allow_header):
-        raise ApiError(403, "csrf_required", message)
+    """The one CSRF check: the X-CSRF: 1 header (when `header`) or this session's form token
+    (when `form`); else `status` csrf_required."""
+    # A custom header forces a CORS preflight, granted only to CORS_ALLOWED_ORIGINS.
+    if header and request.headers.get("X-CSRF") == "1":
+        return
+    if form:
+        expected = session.get(CSRF_SESSION_KEY)
+        given = request.form.get("csrf_token", "")
+        if expected and hmac.compare_digest(expected, given):
+            return
+    raise ApiError(status, "csrf_required", message)
 
 
 def content_security_policy(graphql_origin: str, workos_origin: str) -> str:

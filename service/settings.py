@@ -35,6 +35,11 @@ class Settings:
     redis_url: str | None
     workos_timeout_seconds: float
     token_rate_limit: str
+    signin_rate_limit: str
+    switch_rate_limit: str
+    workos_request_budget: str
+    workos_signin_reserve_percent: int
+    web_concurrency: int
     session_db_path: str | None
     workos_webhook_secret: str | None
     workos_events_poll_seconds: float | None
@@ -95,6 +100,12 @@ def load_settings(
         redis_url=r.redis_url(),
         workos_timeout_seconds=r.number("WORKOS_TIMEOUT_SECONDS", 5),
         token_rate_limit=r.rate_limit("TOKEN_RATE_LIMIT", "120/minute"),
+        signin_rate_limit=r.rate_limit("SIGNIN_RATE_LIMIT", "30/minute"),
+        switch_rate_limit=r.rate_limit("SWITCH_RATE_LIMIT", "10/minute"),
+        workos_request_budget=r.budget("WORKOS_REQUEST_BUDGET", "5000/minute"),
+        workos_signin_reserve_percent=r.percent("WORKOS_SIGNIN_RESERVE_PERCENT", 20),
+        # gunicorn's worker count: without Redis each process spends budget / workers.
+        web_concurrency=int(r.number("WEB_CONCURRENCY", 2, integer=True)),
         session_db_path=r.raw("SESSION_DB_PATH"),
         workos_webhook_secret=r.webhook_secret(),
         workos_events_poll_seconds=r.number("WORKOS_EVENTS_POLL_SECONDS", None),
@@ -279,6 +290,26 @@ class _Reader:
                 f"{name} must be a rate limit such as '120/minute', got {value!r}."
             ) from None
         return value
+
+    def budget(self, name: str, default: str) -> str:
+        value = self.raw(name) or default
+        try:
+            items = parse_many(value)
+        except ValueError:
+            items = []
+        if len(items) != 1:
+            raise SettingsError(
+                f"{name} must be one rate such as '5000/minute' (calls per window), got {value!r}."
+            )
+        return value
+
+    def percent(self, name: str, default: int) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if not value.isdigit() or not 0 <= int(value) <= 90:
+            raise SettingsError(f"{name} must be a whole number from 0 to 90, got {value!r}.")
+        return int(value)
 
     def webhook_secret(self) -> str | None:
         value = self.raw("WORKOS_WEBHOOK_SECRET")

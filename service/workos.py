@@ -7,7 +7,12 @@ Errors it raises (the message names the route and status only, never a secret)::
     │   └── WorkOSTimeout                connect or read timeout
     ├── WorkOSStatusError                a non-2xx answer; .message (safe text), .body
     │   └── OrganizationSelectionRequired  403 organization_selection_required
-    └── WorkOSResponseError              a 2xx answer whose body is not the expected shape
+    ├── WorkOSResponseError              a 2xx answer whose body is not the expected shape
+    └── WorkOSRefused                    not sent: the gate refused it (budget spent, or this
+                                         kind of call paused after a WorkOS 429)
+
+Every call has a kind ("signin", "mint", "memberships", "events"): the gate passed to the
+client (service/budget.py) admits or refuses each attempt by kind, and hears of every 429.
 
 The module imports nothing from the rest of ``service`` and never reads ``current_app``:
 the app factory passes its configuration in.
@@ -25,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote, urlencode
 
 import requests
@@ -38,6 +43,7 @@ __all__ = [
     "OrganizationSelectionRequired",
     "WorkOSClient",
     "WorkOSError",
+    "WorkOSRefused",
     "WorkOSResponseError",
     "WorkOSStatusError",
     "WorkOSTimeout",
@@ -148,6 +154,20 @@ class WorkOSResponseError(WorkOSError):
     """WorkOS answered 2xx with a body that is not the expected shape."""
 
 
+class WorkOSRefused(WorkOSError):
+    """The call was not sent: the gate refused its kind; .retry_after says when to retry."""
+
+
+class Gate(Protocol):
+    """Admits each attempt by kind and hears of every 429 (service/budget.py)."""
+
+    def admit(self, kind: str, route: str) -> None:
+        """Return to send the attempt; raise WorkOSRefused to refuse it."""
+
+    def throttled(self, kind: str, retry_after: float | None) -> float:
+        """WorkOS answered 429 to a call of this kind; seconds it is paused for."""
+
+
 class _Reply(NamedTuple):
     route: str
     status: int
@@ -182,6 +202,7 @@ class WorkOSClient:
         user_agent: str = "graphql-token-service/1.0",
         retry_delay: tuple[float, float] = (0.05, 0.25),
         observer: Callable[[str, int | str, float], None] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         # Messages name the argument, never its value: the key must not reach a log.
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
@@ -203,6 +224,7 @@ class WorkOSClient:
         self._api_key = api_key
         self._retry_delay = (float(low), float(high))
         self._observer = observer
+        self._gate = gate
         self._auth = _Bearer(api_key)
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
         self._local = threading.local()
@@ -269,7 +291,12 @@ class WorkOSClient:
         )
 
     def list_organization_memberships(
-        self, *, user_id: str, statuses: Sequence[str] = ("active",), limit: int = 100
+        self,
+        *,
+        user_id: str,
+        statuses: Sequence[str] = ("active",),
+        limit: int = 100,
+        kind: str = "memberships",
     ) -> list[dict]:
         """Every membership of the user with one of the statuses, across all pages."""
         if isinstance(statuses, str):
@@ -283,7 +310,9 @@ class WorkOSClient:
         after: str | None = None
         for _ in range(_MAX_PAGES):
             page = {**params, "after": after} if after else params
-            reply = self._request("GET", "/user_management/organization_memberships", params=page)
+            reply = self._request(
+                "GET", "/user_management/organization_memberships", params=page, kind=kind
+            )
             data = reply.body.get("data")
             metadata = reply.body.get("list_metadata") or {}
             if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
@@ -304,13 +333,15 @@ class WorkOSClient:
             route="GET /user_management/organization_memberships",
         )
 
-    def get_organization(self, organization_id: str) -> dict:
+    def get_organization(self, organization_id: str, *, kind: str = "memberships") -> dict:
         """One organization by id."""
-        return self._object(self._request("GET", "/organizations/{id}", organization_id))
+        reply = self._request("GET", "/organizations/{id}", organization_id, kind=kind)
+        return self._object(reply)
 
     def get_user(self, user_id: str) -> dict:
         """One user by id."""
-        return self._object(self._request("GET", "/user_management/users/{id}", user_id))
+        reply = self._request("GET", "/user_management/users/{id}", user_id, kind="events")
+        return self._object(reply)
 
     def create_client_token(self, *, user_id: str, organization_id: str) -> str:
         """Mint a Client API (Widgets) token for the user acting in the organization."""
@@ -318,6 +349,7 @@ class WorkOSClient:
             "POST",
             "/client/token",
             json={"organization_id": organization_id, "user_id": user_id},
+            kind="mint",
         )
         token = reply.body.get("token")
         if not isinstance(token, str) or not token:
@@ -339,7 +371,7 @@ class WorkOSClient:
         params.update(limit=limit, order=order)
         if after:
             params["after"] = after
-        reply = self._request("GET", "/events", params=params)
+        reply = self._request("GET", "/events", params=params, kind="events")
         data = reply.body.get("data")
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise _shape_error(reply)
@@ -357,7 +389,7 @@ class WorkOSClient:
     def _authenticate(self, **fields: str | None) -> dict:
         body = {"client_id": self.client_id, "client_secret": self._api_key}
         body.update({k: v for k, v in fields.items() if v is not None})
-        reply = self._request("POST", "/user_management/authenticate", json=body)
+        reply = self._request("POST", "/user_management/authenticate", json=body, kind="signin")
         user = reply.body.get("user")
         token = reply.body.get("access_token")
         if not isinstance(user, dict) or not isinstance(user.get("id"), str):
@@ -404,6 +436,7 @@ class WorkOSClient:
         *segments: str,
         params: Mapping[str, Any] | None = None,
         json: Mapping[str, Any] | None = None,
+        kind: str,
     ) -> _Reply:
         """Send one call (plus at most one quick retry) and map every failure to WorkOSError."""
         route = f"{method} {path_template}"
@@ -414,6 +447,8 @@ class WorkOSClient:
                 v for k, v in json.items() if k in _SECRET_REQUEST_FIELDS and isinstance(v, str)
             )
         for attempt in (1, 2):
+            if self._gate is not None:
+                self._gate.admit(kind, route)  # every attempt is a call WorkOS counts
             started = time.monotonic()
             try:
                 response = self._session().request(
@@ -440,6 +475,9 @@ class WorkOSClient:
             status = response.status_code
             self._observe(route, status, started)
             retry_after = _retry_after(response.headers.get("Retry-After"))
+            if status == 429 and self._gate is not None:
+                # The gate's pause (WorkOS's Retry-After, or its default) is the wait to report.
+                retry_after = self._gate.throttled(kind, retry_after)
             if (
                 attempt == 1
                 and status in _RETRY_STATUSES

@@ -1,6 +1,7 @@
 /**
  * The app page: who is signed in, the organization switcher, the token's remaining lifetime,
- * and a GraphQL query run through the token client every few seconds (shown by result.js).
+ * and a GraphQL query run through the token client every few seconds while the page is shown
+ * (shown by result.js).
  *
  * Reads from the DOM (the template owns these); starts only when body[data-graphql-url] exists:
  *   body[data-graphql-url], body[data-organization-id], body[data-query-interval-ms] (optional),
@@ -200,6 +201,9 @@ function main() {
     clearTimeout(state.queryTimer);
     state.queryTimer = null;
     if (state.leaving) return;
+    // A hidden page runs no query (each may need a token, and a token a WorkOS call); the
+    // visibilitychange listener below ticks again when the page is shown.
+    if (document.visibilityState === 'hidden') return;
     if (!state.paused && !state.switching) {
       const due = performance.now() - (state.sessionCheckedAt ?? 0) >= SESSION_CHECK_MS;
       if (state.sessionStale || due) await refreshSession();

@@ -11,6 +11,13 @@ export interface TokenChannel {
   close?(): void;
 }
 
+/** `document`, or anything with a `visibilityState` and `visibilitychange` events (tests). */
+export interface TokenDocument {
+  readonly visibilityState?: DocumentVisibilityState | string;
+  addEventListener?(type: 'visibilitychange', listener: () => void): void;
+  removeEventListener?(type: 'visibilitychange', listener: () => void): void;
+}
+
 /** `navigator.locks`, or anything with its `request(name, callback)` (tests pass a fake). */
 export interface TokenLocks {
   request<T>(name: string, callback: (lock: Lock | null) => T): Promise<Awaited<T>>;
@@ -53,6 +60,11 @@ export interface TokenClientOptions {
   channel?: TokenChannel | null;
   /** Lets one tab at a time fetch; `null` turns that off. Default `navigator.locks` where available. */
   locks?: TokenLocks | null;
+  /**
+   * Whose `visibilityState` pauses the proactive refresh while `'hidden'` (it runs when a
+   * `visibilitychange` shows the page again). Default `document`; `null`: always refresh.
+   */
+  document?: TokenDocument | null;
 }
 
 /** `token` event: a token was taken in, from the token route or from another tab. */

@@ -3,7 +3,8 @@
  *
  * Holds the WorkOS Client API token in memory only (never Web Storage or cookies), shares one
  * fetch of `GET /api/graphql-token` among concurrent callers and among open tabs
- * (BroadcastChannel + Web Locks), refreshes it shortly before it stops being served, and runs
+ * (BroadcastChannel + Web Locks), refreshes it shortly before it stops being served (not while
+ * the page is hidden: an idle tab costs nothing; it catches up when it is shown), and runs
  * GraphQL requests against the WorkOS Client GraphQL API, which reports an expired or bad
  * token as HTTP 200 with `errors: [{message: "Unauthorized"}]`.
  *
@@ -117,6 +118,7 @@ export class TokenClient extends EventTarget {
   #random;
   #channel;
   #locks;
+  #document;
 
   #held = null; // {token, organizationId, lifetimeMs, received, confirmed}; the last two: #stamp()
   #organizationId;
@@ -129,9 +131,11 @@ export class TokenClient extends EventTarget {
   #stopped = false;
   #signedOut = false;
   #refreshTimer = null;
+  #refreshWhenVisible = false; // a refresh came due while the page was hidden
   #sleeps = new Set();
   #controllers = new Set();
   #onMessage = (event) => this.#receive(event?.data);
+  #onVisibility = () => this.#visibilityChanged();
 
   constructor(options = {}) {
     super();
@@ -155,6 +159,10 @@ export class TokenClient extends EventTarget {
     this.#locks = options.locks === undefined ? (globalThis.navigator?.locks ?? null) : options.locks;
     this.#organizationId = options.organizationId ?? null;
     this.#channel?.addEventListener('message', this.#onMessage);
+    this.#document = options.document === undefined ? (globalThis.document ?? null) : options.document;
+    if (typeof this.#document?.addEventListener === 'function') {
+      this.#document.addEventListener('visibilitychange', this.#onVisibility);
+    }
   }
 
   /** The current token: the held one while more than the margin is left, else a fresh fetch. */
@@ -202,6 +210,7 @@ export class TokenClient extends EventTarget {
     this.#sleeps.clear();
     for (const controller of this.#controllers) controller.abort();
     this.#channel?.removeEventListener('message', this.#onMessage);
+    this.#document?.removeEventListener?.('visibilitychange', this.#onVisibility);
     this.#channel?.close?.();
     this.#channel = null;
   }
@@ -536,20 +545,37 @@ export class TokenClient extends EventTarget {
     this.#cancelRefresh();
     this.#refreshTimer = this.#setTimeout(() => {
       this.#refreshTimer = null;
-      this.#ensure(this.#marginMs + this.#refreshAheadMs).then(
-        // A timer that fired a little early found the token still good: arm it again.
-        () => this.#refreshTimer === null && this.#scheduleRefresh(),
-        (err) => {
-          const again = this.#started && !this.#signedOut && this.#refreshTimer === null;
-          if (again && isTransient(err?.status)) this.#armRefresh(this.#maxBackoffMs);
-        },
-      );
+      // Nobody looks at a hidden page: its refresh waits until it is shown (or a caller asks).
+      if (this.#hidden()) this.#refreshWhenVisible = true;
+      else this.#refreshNow();
     }, delay);
+  }
+
+  #refreshNow() {
+    this.#ensure(this.#marginMs + this.#refreshAheadMs).then(
+      // A timer that fired a little early found the token still good: arm it again.
+      () => this.#refreshTimer === null && this.#scheduleRefresh(),
+      (err) => {
+        const again = this.#started && !this.#signedOut && this.#refreshTimer === null;
+        if (again && isTransient(err?.status)) this.#armRefresh(this.#maxBackoffMs);
+      },
+    );
+  }
+
+  #hidden() {
+    return this.#document?.visibilityState === 'hidden';
+  }
+
+  #visibilityChanged() {
+    if (this.#hidden() || !this.#refreshWhenVisible) return;
+    this.#refreshWhenVisible = false;
+    if (this.#started && !this.#signedOut && !this.#stopped) this.#refreshNow();
   }
 
   #cancelRefresh() {
     if (this.#refreshTimer !== null) this.#clearTimeout(this.#refreshTimer);
     this.#refreshTimer = null;
+    this.#refreshWhenVisible = false;
   }
 
   #post(message) {

@@ -177,6 +177,7 @@ def test_config_get_and_put(url):
         "client_token_ttl": 300,
         "latency_ms": 0,
         "allowed_origins": [APP_ORIGIN],
+        "rate_limit": None,
     }
     changed = requests.put(
         f"{url}/_emulate/config",
@@ -188,6 +189,7 @@ def test_config_get_and_put(url):
         "client_token_ttl": 5,
         "latency_ms": 1,
         "allowed_origins": ["http://a.test"],
+        "rate_limit": None,
     }
 
 

@@ -395,14 +395,30 @@ def test_switch_to_an_unknown_organization_is_refused(alice, organization_id):
 
 
 def test_switch_to_an_organization_left_since_sign_in_is_refused(app, emulator):
-    """The session still lists Globex; WorkOS no longer does. WorkOS wins."""
+    """The session still lists Globex; WorkOS no longer does, and said so by an event."""
     bob = bob_acting_for(app, emulator, ACME)
     emulator.remove_membership("user_bob", GLOBEX)
+    left = {"user_id": "user_bob", "organization_id": GLOBEX}
+    event = {"id": "event_left", "event": "organization_membership.deleted", "data": left}
+    assert app.extensions["events"].apply(event) == "applied"  # drops the kept list too
     response = switch(bob, GLOBEX, **{"X-CSRF": "1"})
     assert response.status_code == 403 and response.json["error"] == "not_a_member"
     s = bob.record()
     assert s.organization["id"] == ACME
     assert [o["id"] for o in s.organizations] == [ACME]
+
+
+def test_a_membership_left_unannounced_within_the_kept_minute_gets_no_token(app, emulator):
+    """No event: the list kept from sign-in (at most 60 s) lets the switch through, and the
+    mint, which WorkOS checks, refuses it; the session then stops acting for Globex."""
+    bob = bob_acting_for(app, emulator, ACME)
+    emulator.remove_membership("user_bob", GLOBEX)
+    assert switch(bob, GLOBEX, **{"X-CSRF": "1"}).status_code == 200
+    emulator.hook("POST", "/client/token", 404)  # what WorkOS answers for a non-member
+    response = bob.token()
+    assert response.status_code == 403 and response.json["error"] == "not_a_member"
+    assert bob.record().organization is None
+    assert GLOBEX not in [o["id"] for o in bob.record().organizations]
 
 
 @pytest.mark.parametrize("status", ["inactive", "pending"])
@@ -413,6 +429,10 @@ def test_switch_to_an_organization_with_an_inactive_membership_is_refused(app, e
         "/_emulate/memberships",
         json={"user_id": "user_bob", "organization_id": GLOBEX, "status": status},
     )
+    # WorkOS's event drops the list kept from sign-in, so the switch asks WorkOS again.
+    data = {"user_id": "user_bob", "organization_id": GLOBEX, "status": status}
+    event = {"id": f"event_{status}", "event": "organization_membership.updated", "data": data}
+    assert app.extensions["events"].apply(event) == "applied"
     response = switch(bob, GLOBEX, **{"X-CSRF": "1"})
     assert response.status_code == 403 and response.json["error"] == "not_a_member"
 

@@ -158,3 +158,18 @@ export function recordEvents(target, types = ['token', 'signedout', 'error', 're
   });
   return events;
 }
+
+/** A document whose visibility a test sets: `hide()`, `show()` dispatch visibilitychange. */
+export class FakeDocument extends EventTarget {
+  visibilityState = 'visible';
+
+  hide() {
+    this.visibilityState = 'hidden';
+    this.dispatchEvent(new Event('visibilitychange'));
+  }
+
+  show() {
+    this.visibilityState = 'visible';
+    this.dispatchEvent(new Event('visibilitychange'));
+  }
+}

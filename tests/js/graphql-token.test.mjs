@@ -4,6 +4,7 @@ import { beforeEach, describe, test } from 'node:test';
 import {
   FakeChannelHub,
   FakeClock,
+  FakeDocument,
   FakeLocks,
   errorBody,
   fakeFetch,
@@ -226,6 +227,72 @@ describe('getToken', () => {
     assert.equal(error.code, 'invalid_response');
     assert.equal(fetch.calls.length, 1);
     assert.equal(events.of('error').length, 1);
+  });
+});
+
+describe('hidden page', () => {
+  test('a hidden tab with 60 s tokens for 10 minutes fetches none; shown again, one at once', async () => {
+    const page = new FakeDocument();
+    const fetch = router({ [TOKEN_URL]: tokenIssuer({ expiresIn: 60 }) });
+    const client = makeClient(fetch, { document: page, marginSeconds: 30, refreshAheadSeconds: 0 }).start();
+    await client.getToken();
+    page.hide();
+    await clock.advance(600_000);
+    assert.equal(fetch.calls.length, 1); // visible, it would have fetched every 30 s: 20 more
+    assert.equal(clock.timers.size, 0); // nothing armed while hidden
+
+    page.show();
+    await settle();
+    assert.equal(fetch.calls.length, 2); // the overdue refresh runs as soon as it is shown
+    assert.equal(await client.getToken(), 'tok-2');
+    assert.deepEqual(clock.pending(), [30_000]); // and the refresh cycle resumes
+    client.stop();
+  });
+
+  test('a query while hidden still gets a token; showing a page with a fresh token fetches nothing', async () => {
+    const page = new FakeDocument();
+    const fetch = router({ [TOKEN_URL]: tokenIssuer({ expiresIn: 60 }) });
+    const client = makeClient(fetch, { document: page, marginSeconds: 30, refreshAheadSeconds: 0 }).start();
+    page.hide();
+    assert.equal(await client.getToken(), 'tok-1'); // a caller needs one: fetched, hidden or not
+    await clock.advance(10_000);
+    page.show();
+    await settle();
+    assert.equal(fetch.calls.length, 1); // its refresh is not due yet
+    client.stop();
+  });
+
+  test('hidden tabs take the token a visible tab fetched, at no cost', async () => {
+    const hub = new FakeChannelHub();
+    const locks = new FakeLocks();
+    const fetch = router({ [TOKEN_URL]: tokenIssuer({ expiresIn: 60 }) });
+    const hiddenPage = new FakeDocument();
+    hiddenPage.hide();
+    const options = { marginSeconds: 30, refreshAheadSeconds: 0, locks };
+    const shown = makeClient(fetch, { ...options, channel: hub.open(), document: new FakeDocument() });
+    const hidden = makeClient(fetch, { ...options, channel: hub.open(), document: hiddenPage });
+    shown.start();
+    hidden.start();
+    await shown.getToken();
+    await clock.advance(300_000);
+    assert.equal(fetch.calls.length, 11); // the visible tab's own cycle: one fetch per 30 s
+    assert.equal(await hidden.getToken(), 'tok-11'); // taken in from the channel
+    assert.equal(fetch.calls.length, 11);
+    shown.stop();
+    hidden.stop();
+  });
+
+  test('stop() stops listening to the page', async () => {
+    const page = new FakeDocument();
+    const fetch = router({ [TOKEN_URL]: tokenIssuer({ expiresIn: 60 }) });
+    const client = makeClient(fetch, { document: page }).start();
+    await client.getToken();
+    page.hide();
+    await clock.advance(600_000);
+    client.stop();
+    page.show();
+    await settle();
+    assert.equal(fetch.calls.length, 1);
   });
 });
 

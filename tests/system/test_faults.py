@@ -337,17 +337,33 @@ def test_429_passes_retry_after_on_and_cools_the_key_down(service, upstream):
     recovers(service, upstream, http, failed)
 
 
-def test_429_with_a_huge_retry_after_is_capped(service, upstream):
-    http = sign_in(service)
+@pytest.fixture
+def own_service(tmp_path, emulator_proc):
+    """A service of this test's own: a 429 pauses every mint of a service for up to 60 s."""
+    proc, url = start_service(tmp_path, emulator_proc[1], **SETTINGS)
+    try:
+        yield Service(proc, url, emulator_proc[1])
+    finally:
+        proc.stop()
+
+
+def test_429_with_a_huge_retry_after_is_capped(own_service, upstream):
+    http, other = sign_in(own_service), sign_in(own_service)
     upstream.clear_log()
     upstream.hook("POST", "/client/token", 429, headers={"Retry-After": "86400"}, count=1)
 
-    failed = fetch(service, http)
-    assert_error(service, failed, 503, "upstream_unavailable", retry_after=True)
+    failed = fetch(own_service, http)
+    assert_error(own_service, failed, 503, "upstream_unavailable", retry_after=True)
     assert int(failed.retry_after) <= 60
     assert upstream.count(MINT) == 1
     record("429 + Retry-After: 86400", failed, 1)
-    # Recovery would take the capped cool-down (30 s); the other rows cover it.
+    # Every mint of the service is paused (at most 60 s): another session is refused at once.
+    paused = fetch(own_service, other)
+    assert_error(own_service, paused, 503, "upstream_unavailable", retry_after=True)
+    assert 50 <= int(paused.retry_after) <= 60
+    assert upstream.count(MINT) == 1
+    record("  another session, mints paused", paused, 0)
+    # Recovery would take the capped pause (60 s); the other rows cover it.
 
 
 def test_429_with_an_http_date_retry_after(service, upstream):
@@ -361,6 +377,7 @@ def test_429_with_an_http_date_retry_after(service, upstream):
     assert 3 <= int(failed.retry_after) <= 6  # five seconds from now, whole and rounded up
     assert upstream.count(MINT) == 1
     record("429 + Retry-After: <date +5 s>", failed, 1)
+    recovers(service, upstream, http, failed)  # mints stay paused until the date
 
 
 def test_429_without_retry_after(service, upstream):

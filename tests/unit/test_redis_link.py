@@ -82,10 +82,10 @@ def session_keys(session_id: str) -> list[str]:
     link = RedisLink(CLUSTER)  # never connects: only names are made
     tokens = RedisTokenStore(link, SECRET)
     records = RedisSessionStore(link, SECRET)
-    names = [records._record_name(records._k(session_id)), tokens._session_name(session_id)]
+    names = [records._record_name(records._k(session_id)), tokens._names.session(session_id)]
     for org in ("org_01HACME", "org_01HGLOBEX"):
         key = (f"{session_id}.3", "user_01HALICE", org)  # the record's token_session
-        names += [tokens._token_name(key), tokens._lock_name(key)]
+        names += [tokens._names.token(key), tokens._names.lock(key)]
     return names
 
 

@@ -15,7 +15,8 @@ import redis
 from emulator.stack import start_redis
 from service.redis_link import RedisLink
 from service.redis_store import RedisTokenStore, make_token_store
-from service.tokens import CachedToken, MemoryTokenStore, TokenBroker
+from service.token_store import CachedToken, MemoryTokenStore
+from service.tokens import TokenBroker
 from tests.support import FakeClock, require_tool
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"

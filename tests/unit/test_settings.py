@@ -22,6 +22,10 @@ def test_defaults():
     assert s.redis_url is None
     assert s.workos_timeout_seconds == 5
     assert s.token_rate_limit == "120/minute"
+    assert (s.signin_rate_limit, s.switch_rate_limit) == ("30/minute", "10/minute")
+    assert s.workos_request_budget == "5000/minute"
+    assert s.workos_signin_reserve_percent == 20
+    assert s.web_concurrency == 2
     assert s.session_db_path is None  # the instance folder's sessions.sqlite3
     assert s.workos_webhook_secret is None and s.workos_events_poll_seconds is None
     assert (s.log_level, s.log_format) == ("INFO", "json")
@@ -58,6 +62,13 @@ def test_overrides_win_over_environ():
         ("TOKEN_FALLBACK_TTL_SECONDS", "abc", ["TOKEN_FALLBACK_TTL_SECONDS must be a number"]),
         ("WORKOS_TIMEOUT_SECONDS", "0", ["WORKOS_TIMEOUT_SECONDS must be greater than 0"]),
         ("TOKEN_RATE_LIMIT", "lots", ["TOKEN_RATE_LIMIT must be a rate limit"]),
+        ("SIGNIN_RATE_LIMIT", "often", ["SIGNIN_RATE_LIMIT must be a rate limit"]),
+        ("SWITCH_RATE_LIMIT", "10", ["SWITCH_RATE_LIMIT must be a rate limit"]),
+        ("WORKOS_REQUEST_BUDGET", "plenty", ["WORKOS_REQUEST_BUDGET must be one rate"]),
+        ("WORKOS_REQUEST_BUDGET", "5000/minute;100/second", ["WORKOS_REQUEST_BUDGET must be one"]),
+        ("WORKOS_SIGNIN_RESERVE_PERCENT", "95", ["WORKOS_SIGNIN_RESERVE_PERCENT must be a whole"]),
+        ("WORKOS_SIGNIN_RESERVE_PERCENT", "2.5", ["WORKOS_SIGNIN_RESERVE_PERCENT must be a whole"]),
+        ("WEB_CONCURRENCY", "0", ["WEB_CONCURRENCY must be greater than 0"]),
         ("REDIS_URL", "http://x", ["REDIS_URL must be a redis://"]),
         ("WORKOS_WEBHOOK_SECRET", "short", ["WORKOS_WEBHOOK_SECRET is too short", "Webhooks"]),
         ("WORKOS_EVENTS_POLL_SECONDS", "0", ["WORKOS_EVENTS_POLL_SECONDS must be greater than 0"]),

@@ -1,0 +1,242 @@
+"""The WorkOS request budget: every call of the deployment, in any window, shared through Redis.
+
+WorkOS counts requests per API key (6,000 per 60 s; workos-reference.md §4) and, once they are
+spent, fails every call with that key, sign-ins included. `Budget` is the gate of
+`WorkOSClient._request` (the one place every call passes):
+
+* A sliding-window log: the calls of the last `window` seconds, each with its time. A call is
+  admitted while fewer than `total` are in the log; so no span of `window` seconds ever holds
+  more than `total` calls. Fixed windows let 2x through around a boundary, and a token bucket
+  bursts its whole capacity on top of its refill; a log does neither.
+* A reserve for the calls that sign users in (kind "signin"): the other kinds (mints,
+  membership lists of switches, the Events API) are admitted only while fewer than
+  `general` = total - reserve of them are in the log, so they can never spend the reserve.
+* A WorkOS 429 pauses its kind of call (5 s without Retry-After, at most 60 s) here and, via
+  Redis, on every host; calls of that kind are refused until it passes.
+
+With Redis one Lua script per call checks the pause, trims, counts and appends atomically
+(Redis's own clock: hosts' clocks do not matter). Without Redis, or while it does not answer,
+each process keeps a log of its own with its share: total / WEB_CONCURRENCY (one host's
+workers together stay within the budget; several hosts without Redis should divide
+WORKOS_REQUEST_BUDGET by the number of hosts).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+
+from limits import parse_many
+
+from service.keys import derive, mac
+from service.redis_link import RedisDown, RedisLink
+from service.workos import WorkOSRefused
+
+log = logging.getLogger(__name__)
+
+RESERVED_KINDS = frozenset({"signin"})
+KINDS = ("signin", "mint", "memberships", "events")
+DEFAULT_PAUSE = 5.0  # a 429 without Retry-After
+MAX_PAUSE = 60.0
+JITTER = 5.0  # a budget refusal's Retry-After is spread over this many seconds
+
+# KEYS: log of all calls, log of general calls, this kind's pause.
+# ARGV: window ms, total, general cap (-1: a reserved kind), member.
+# Answers {0, pause ms left} | {1, ms until room, all, general} | {2, 0, all, general}.
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window, total, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local paused = redis.call('PTTL', KEYS[3])
+if paused > 0 then return {0, paused, -1, -1} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+local all = redis.call('ZCARD', KEYS[1])
+local general = redis.call('ZCARD', KEYS[2])
+local full = nil
+if all >= total then full = KEYS[1] elseif cap >= 0 and general >= cap then full = KEYS[2] end
+if full then
+  local oldest = redis.call('ZRANGE', full, 0, 0, 'WITHSCORES')
+  return {1, tonumber(oldest[2]) + window - now, all, general}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window)
+if cap >= 0 then
+  redis.call('ZADD', KEYS[2], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], window)
+  general = general + 1
+end
+return {2, 0, all + 1, general}
+"""
+# KEYS: the kind's pause; ARGV: ms. A shorter pause never cuts a longer one short.
+_PAUSE = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 1
+"""
+
+
+class SlidingLog:
+    """Times of the calls of the last `window` seconds, in process memory."""
+
+    def __init__(self, window: float):
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def count(self, now: float) -> int:
+        """Calls in (now - window, now]."""
+        while self._times and self._times[0] <= now - self.window:
+            self._times.popleft()
+        return len(self._times)
+
+    def wait(self, now: float) -> float:
+        """Seconds until the oldest call leaves the window."""
+        return self._times[0] + self.window - now if self._times else 0.0
+
+    def add(self, now: float) -> None:
+        self._times.append(now)
+
+
+class Budget:
+    """The gate of WorkOSClient: admits a call by kind, or raises WorkOSRefused."""
+
+    def __init__(
+        self,
+        limit: str,
+        reserve_percent: int,
+        *,
+        link: RedisLink | None = None,
+        secret_key: str = "",
+        processes: int = 1,
+        observer: Callable[..., object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ):
+        item = parse_many(limit)[0]
+        self.window = float(item.get_expiry())
+        self.total = item.amount
+        self.general = self.total - self.total * reserve_percent // 100
+        # Without Redis each process spends its share only.
+        share = max(1, self.total // max(1, processes))
+        self._local_caps = (share, share - share * reserve_percent // 100)
+        self._link = link
+        names = derive(secret_key, "workos-budget")
+        # One hash tag: the logs and pauses sit in one Redis Cluster slot, as a script needs.
+        tag = mac(names, "budget")[:32]
+        self._keys = {
+            "all": f"gts:wb:{{{tag}}}:a",
+            "general": f"gts:wb:{{{tag}}}:g",
+            **{kind: f"gts:wb:{{{tag}}}:p:{mac(names, 'pause', kind)[:16]}" for kind in KINDS},
+        }
+        self._observer = observer
+        self._clock = clock
+        self._jitter = jitter
+        self._lock = threading.Lock()
+        self._all = SlidingLog(self.window)
+        self._general_log = SlidingLog(self.window)
+        self._paused: dict[str, float] = {}
+
+    # -- the gate ----------------------------------------------------------------------------
+
+    def admit(self, kind: str, route: str) -> None:
+        """Take one call of `kind` from the budget, or raise WorkOSRefused with a Retry-After."""
+        now = self._clock()
+        with self._lock:
+            paused = self._paused.get(kind, 0.0) - now
+        if paused > 0:
+            self._refuse(kind, route, "paused", paused)
+        outcome = self._shared_admit(kind) if self._link is not None else None
+        shared = outcome
+        if outcome is None:
+            outcome = self._local_admit(kind, now)
+        code, wait, count_all, count_general = outcome
+        if code == 0:
+            with self._lock:
+                self._paused[kind] = max(self._paused.get(kind, 0.0), now + wait)
+            self._refuse(kind, route, "paused", wait)
+        total, general = self._local_caps if shared is None else (self.total, self.general)
+        left_signin = max(0, total - count_all)
+        left_other = min(left_signin, max(0, general - count_general))
+        self._emit("left", kind, signin=left_signin, other=left_other)
+        if code == 1:
+            # Spread the refused over the next seconds rather than all at the first free slot.
+            self._refuse(kind, route, "budget", wait + self._jitter() * JITTER)
+        self._emit("spent", kind)
+
+    def throttled(self, kind: str, retry_after: float | None) -> float:
+        """WorkOS answered 429: pause this kind here and, through Redis, everywhere."""
+        seconds = min(MAX_PAUSE, retry_after if retry_after and retry_after > 0 else DEFAULT_PAUSE)
+        now = self._clock()
+        with self._lock:
+            self._paused[kind] = max(self._paused.get(kind, 0.0), now + seconds)
+        log.warning("WorkOS answered 429: %s calls paused for %.1f s", kind, seconds)
+        self._emit("throttled", kind)
+        if self._link is not None:
+            ms = max(1, math.ceil(seconds * 1000))
+            self._run(_PAUSE, keys=[self._keys[self._kind(kind)]], args=[ms])
+        return seconds
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _local_admit(self, kind: str, now: float) -> tuple[int, float, int, int]:
+        total, general = self._local_caps
+        with self._lock:
+            count_all, count_general = self._all.count(now), self._general_log.count(now)
+            if count_all >= total:
+                return 1, self._all.wait(now), count_all, count_general
+            reserved = kind in RESERVED_KINDS
+            if not reserved and count_general >= general:
+                return 1, self._general_log.wait(now), count_all, count_general
+            self._all.add(now)
+            if not reserved:
+                self._general_log.add(now)
+            return 2, 0.0, count_all + 1, count_general + (0 if reserved else 1)
+
+    def _shared_admit(self, kind: str) -> tuple[int, float, int, int] | None:
+        cap = -1 if kind in RESERVED_KINDS else self.general
+        keys = [self._keys["all"], self._keys["general"], self._keys[self._kind(kind)]]
+        args = [int(self.window * 1000), self.total, cap, uuid.uuid4().hex[:16]]
+        answer = self._run(_ADMIT, keys=keys, args=args)
+        if answer is None:
+            return None
+        code, wait_ms, count_all, count_general = (int(x) for x in answer)
+        return code, wait_ms / 1000, count_all, count_general
+
+    def _run(self, source: str, *, keys: list, args: list):
+        """The script's answer, or None while Redis is down (the local share is used then)."""
+        assert self._link is not None
+        script = self._link.script(source)
+        try:
+            return self._link.run(
+                lambda r: script(keys=keys, args=args, client=r), skip_while_down=True
+            )
+        except RedisDown:
+            return None  # the link logged the outage and tries again on its own
+
+    @staticmethod
+    def _kind(kind: str) -> str:
+        return kind if kind in KINDS else "events"
+
+    def _refuse(self, kind: str, route: str, reason: str, wait: float) -> None:
+        self._emit("refused", kind, reason=reason)
+        what = "paused after a WorkOS 429" if reason == "paused" else "over the WorkOS budget"
+        raise WorkOSRefused(
+            f"WorkOS {route} not sent: {kind} calls are {what}",
+            route=route,
+            retry_after=max(0.001, wait),
+        )
+
+    def _emit(self, event: str, kind: str, **fields: object) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer(event, kind, **fields)
+        except Exception:
+            log.exception("budget observer failed on %r", event)

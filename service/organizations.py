@@ -1,0 +1,87 @@
+"""A user's organizations: listed from WorkOS, kept a minute per user, and the switch."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from flask import current_app
+
+from service.errors import ApiError, upstream_error_for
+from service.session_records import SessionStore
+from service.workos import WorkOSClient, WorkOSError
+
+# A switch within this long of the last listing (a sign-in's or another switch's) reuses it:
+# membership lists are WorkOS calls, and a user clicking through organizations must not
+# spend the deployment's budget. A membership event drops the user's list at once.
+LIST_SECONDS = 60
+
+
+def organizations_of(client: WorkOSClient, user_id: str, kind: str = "memberships") -> list[dict]:
+    """The user's active organizations as [{id, name}], listed from WorkOS."""
+    organizations = []
+    for membership in client.list_organization_memberships(user_id=user_id, kind=kind):
+        org_id = membership.get("organization_id")
+        if not org_id:
+            continue
+        name = membership.get("organization_name")
+        if not name:
+            name = client.get_organization(org_id, kind=kind).get("name") or org_id
+        organizations.append({"id": org_id, "name": name})
+    return organizations
+
+
+def remember(user_id: str, organizations: list[dict]) -> None:
+    """Keep the user's list for LIST_SECONDS, sealed, in the session store (every host)."""
+    sealed = current_app.extensions["organization_sealer"].seal(json.dumps(organizations))
+    current_app.extensions["sessions"].store.set_value(_name(user_id), sealed, LIST_SECONDS)
+
+
+def forget(store: SessionStore, user_id: str) -> None:
+    """Drop the user's kept list (a membership of theirs changed)."""
+    store.pop_value(_name(user_id))
+
+
+def _remembered(user_id: str) -> list[dict] | None:
+    sealed = current_app.extensions["sessions"].store.get_value(_name(user_id))
+    opened = current_app.extensions["organization_sealer"].unseal(sealed) if sealed else None
+    return None if opened is None else json.loads(opened)
+
+
+def _name(user_id: str) -> str:
+    return "organizations:" + user_id
+
+
+def switch_organization_to(organization_id: str) -> dict:
+    """Make the signed-in user act for organization_id, an active membership of theirs."""
+    from service.auth import current_record, sessions
+
+    record = current_record()
+    current_app.extensions["switch_rate_limit"].check(f"switch:{record.user_id}")
+    organizations = _remembered(record.user_id)
+    chosen = _find(organizations, organization_id)
+    if chosen is None:
+        # Not in a kept list (or none kept): ask WorkOS, the membership may be new.
+        try:
+            organizations = organizations_of(current_app.extensions["workos"], record.user_id)
+        except WorkOSError as exc:
+            raise upstream_error_for(exc) from None
+        remember(record.user_id, organizations)
+        chosen = _find(organizations, organization_id)
+    if chosen is None:
+        sessions().update(record.id, lambda r: replace(r, organizations=organizations))
+        raise ApiError(403, "not_a_member", "You are not an active member of that organization.")
+    updated = sessions().update(
+        record.id,
+        lambda r: replace(r, organization=chosen, organizations=organizations, picking=None),
+    )
+    if updated is None:
+        raise ApiError(401, "unauthenticated", "Sign in first.")
+    previous = record.organization
+    if previous and previous["id"] != chosen["id"]:
+        current_app.extensions["tokens"].evict(record.token_session, previous["id"])
+    return chosen
+
+
+def _find(organizations: list[dict] | None, organization_id: str) -> dict | None:
+    return next((o for o in organizations or () if o["id"] == organization_id), None)

@@ -1,0 +1,95 @@
+"""The organization picker: GET/POST /login/organization, for WorkOS's choice or our own."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from flask import current_app, redirect, render_template, request, session
+from flask_login import current_user
+
+from service.auth import bp, current_record, sessions, workos
+from service.errors import ApiError
+from service.security import csrf_token, require_csrf
+from service.signin import auth_failure, limit_signin, sign_in
+from service.workos import WorkOSError
+
+
+@bp.get("/login/organization")
+def choose_organization():
+    """The organization picker, while a selection is pending."""
+    pending = _pending()
+    if pending is None:
+        raise ApiError(400, "no_selection_pending", "There is no organization to choose now.")
+    return _picker(pending)
+
+
+def _picker(pending: dict, problem: str | None = None, status: int = 200):
+    """The picker page, with nothing chosen; `problem` says why the last submit was refused."""
+    page = render_template(
+        "organization.html",
+        organizations=pending["organizations"],
+        email=pending.get("email", ""),
+        csrf_token=csrf_token(),
+        problem=problem,
+    )
+    return page, status
+
+
+@bp.post("/login/organization")
+def finish_organization():
+    """Finish sign-in with the chosen organization."""
+    limit_signin()
+    pending = _pending()
+    if pending is None:
+        raise ApiError(400, "no_selection_pending", "There is no organization to choose now.")
+    # 400, not 403 (design.md §3): the picker's answer to an expired form is to choose again.
+    require_csrf(header=False, status=400, message="The form expired. Please choose again.")
+    organization_id = request.form.get("organization_id", "")
+    chosen = next((o for o in pending["organizations"] if o["id"] == organization_id), None)
+    if chosen is None:
+        # The picker again rather than an error page: a browser that skips the radios'
+        # `required` check (or has no JavaScript-free validation) still gets a way on.
+        problem = "Choose one of the organizations offered, then continue."
+        if not organization_id:
+            problem = "Choose an organization first, then continue."
+        return _picker(pending, problem, 400)
+    if pending.get("local"):
+        # Signed in already, with several memberships and no organization picked by WorkOS.
+        sessions().update(
+            current_record().id, lambda r: replace(r, organization=chosen, picking=None)
+        )
+        return redirect(pending["n"], 302)
+    pick = session.pop("pick")
+    sealed = sessions().store.pop_value("pick:" + pick)  # single use
+    if sealed is None:
+        raise ApiError(400, "sign_in_failed", "The organization choice expired. Sign in again.")
+    try:
+        result = workos().authenticate_with_organization_selection(
+            pending_authentication_token=pending["token"], organization_id=organization_id
+        )
+        return sign_in(result, pending["n"])
+    except WorkOSError as exc:
+        raise auth_failure(exc) from None
+
+
+def _pending() -> dict | None:
+    pick = session.get("pick")
+    if isinstance(pick, str):
+        sealed = sessions().store.get_value("pick:" + pick)
+        opened = current_app.extensions["sealer"].unseal(sealed) if sealed else None
+        if opened is None:
+            session.pop("pick")
+            return None
+        return json.loads(opened)
+    if not current_user.is_authenticated:
+        return None
+    record = current_record()
+    if record.organization is not None or record.picking is None:
+        return None
+    return {
+        "local": True,
+        "organizations": record.organizations,
+        "email": current_user.email,
+        "n": record.picking,
+    }

@@ -1,0 +1,158 @@
+"""Bounded WorkOS traffic: per-client and per-user limits, the budget and its reserve, 429s."""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from emulator.control_client import MINT
+from tests.conftest import Browser
+from tests.seed_names import ACME, ALICE, BOB, GLOBEX
+
+AUTHENTICATE = "POST /user_management/authenticate"
+MEMBERSHIPS = "GET /user_management/organization_memberships"
+
+
+def _pick(browser: Browser, organization_id: str) -> None:
+    """Bob's picker: choose organization_id."""
+    browser.client.get("/login/organization")
+    with browser.client.session_transaction() as s:
+        csrf = s["csrf_token"]
+    answer = browser.client.post(
+        "/login/organization", data={"organization_id": organization_id, "csrf_token": csrf}
+    )
+    assert answer.status_code == 302
+
+
+def _state(response) -> str:
+    return parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
+
+
+def test_100_callback_pairs_from_one_client_cost_at_most_the_limit(make_app, emulator):
+    client = make_app(SIGNIN_RATE_LIMIT="30/minute").test_client()
+    statuses = []
+    for _ in range(100):
+        login = client.get("/login")
+        statuses.append(login.status_code)
+        if login.status_code != 302:
+            callback = client.get("/callback?state=junk&code=junk")
+        else:
+            callback = client.get(f"/callback?state={_state(login)}&code=junk")
+        statuses.append(callback.status_code)
+    calls = emulator.count(AUTHENTICATE)
+    print(f"FIGURE callback pairs: 100 pairs -> {calls} WorkOS authenticate calls (limit 30)")
+    assert calls <= 30
+    assert statuses.count(429) == 200 - 30  # /login and /callback count alike
+    refused = client.get("/login", headers={"Accept": "text/html"})
+    assert refused.status_code == 429 and refused.mimetype == "text/html"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "rate_limited" in refused.get_data(as_text=True)
+
+
+def test_a_refused_callback_keeps_its_flow_and_works_once_allowed(make_app, emulator):
+    browser = Browser(make_app(SIGNIN_RATE_LIMIT="2/minute").test_client(), emulator)
+    callback = emulator.authorize(browser.start(ALICE).headers["Location"])
+    assert browser.client.get(callback).status_code == 302  # the second hit: still allowed
+    assert browser.client.get("/login").status_code == 429
+
+
+def test_100_switches_by_one_user_list_memberships_at_most_once_plus_the_limit(make_app, emulator):
+    browser = Browser(make_app(SWITCH_RATE_LIMIT="10/minute").test_client(), emulator)
+    browser.sign_in(BOB)
+    _pick(browser, ACME)
+    emulator.clear_log()
+    statuses = []
+    for n in range(100):
+        target = GLOBEX if n % 2 == 0 else ACME
+        response = browser.client.post(
+            "/api/organization", json={"organization_id": target}, headers={"X-CSRF": "1"}
+        )
+        statuses.append(response.status_code)
+    lists = emulator.count(MEMBERSHIPS)
+    print(f"FIGURE switches: 100 switches -> {lists} membership lists (limit 10)")
+    assert lists <= 1 + 10
+    assert statuses[:10] == [200] * 10 and set(statuses[10:]) == {429}
+    refused = browser.client.post(
+        "/api/organization", json={"organization_id": ACME}, headers={"X-CSRF": "1"}
+    )
+    assert refused.json["error"] == "rate_limited" and int(refused.headers["Retry-After"]) >= 1
+
+
+def test_a_membership_not_in_the_kept_list_is_asked_for(browser, emulator):
+    browser.sign_in(ALICE)
+    emulator.add_membership("user_alice", GLOBEX)
+    emulator.clear_log()
+    response = browser.client.post(
+        "/api/organization", json={"organization_id": GLOBEX}, headers={"X-CSRF": "1"}
+    )
+    assert response.status_code == 200 and emulator.count(MEMBERSHIPS) == 1
+
+
+def test_the_form_switch_is_limited_too(make_app, emulator):
+    browser = Browser(make_app(SWITCH_RATE_LIMIT="1/minute").test_client(), emulator)
+    browser.sign_in(BOB)
+    _pick(browser, ACME)
+    csrf = browser.csrf()
+    answers = [
+        browser.client.post(
+            "/organization", data={"organization_id": org, "csrf_token": csrf}
+        ).status_code
+        for org in (GLOBEX, ACME)
+    ]
+    assert answers == [303, 429]
+
+
+def test_budget_refusals_on_the_token_route(make_app, emulator):
+    app = make_app(
+        WORKOS_REQUEST_BUDGET="8/minute", WORKOS_SIGNIN_RESERVE_PERCENT=50, WEB_CONCURRENCY=1
+    )
+    first, second = Browser(app.test_client(), emulator), Browser(app.test_client(), emulator)
+    first.sign_in(ALICE)  # 2 sign-in calls
+    second.sign_in(ALICE)  # 2 more: 4 of 8
+    assert first.token().status_code == 200
+    assert second.token().status_code == 200
+    # 2 mints + 4 sign-in calls; mints may have 4 - 2 = 2 more (the other 4 are reserved)
+    third, fourth = Browser(app.test_client(), emulator), Browser(app.test_client(), emulator)
+    assert third.sign_in(ALICE).status_code == 302  # from the reserve: 8 of 8 now
+    assert fourth.sign_in(ALICE).status_code == 503  # the whole budget is spent
+    emulator.clear_log()
+    waits = set()
+    for _ in range(3):
+        refused = third.token()
+        assert refused.status_code == 503 and refused.json["error"] == "upstream_unavailable"
+        waits.add(int(refused.headers["Retry-After"]))
+    assert emulator.count(MINT) == 0
+    assert all(1 <= w <= 60 for w in waits)
+    hit = first.token()
+    assert hit.status_code == 200  # cache hits are still served
+    metrics = first.client.get("/metrics").get_data(as_text=True)
+    assert 'gts_workos_budget_refused_total{kind="mint",reason="budget"}' in metrics
+    assert 'gts_workos_budget_spent_total{kind="signin"} 6.0' in metrics
+
+
+@pytest.mark.parametrize("retry_after, wait", [({"Retry-After": "7"}, 7), ({}, 5)])
+def test_a_workos_429_pauses_every_mint_of_the_process(make_app, emulator, retry_after, wait):
+    app = make_app()
+    alice, bob = Browser(app.test_client(), emulator), Browser(app.test_client(), emulator)
+    alice.sign_in(ALICE)
+    bob.sign_in(BOB)
+    _pick(bob, ACME)
+    emulator.hook("POST", "/client/token", 429, count=1, headers=retry_after)
+    first = alice.token()
+    assert first.status_code == 503 and int(first.headers["Retry-After"]) == wait
+    other = bob.token()  # another key: refused without calling WorkOS, with the wait left
+    assert other.status_code == 503 and 1 <= int(other.headers["Retry-After"]) <= wait
+    assert emulator.count(MINT) == 1
+    # Sign-ins are another kind: they go on.
+    assert Browser(app.test_client(), emulator).sign_in(ALICE).status_code == 302
+    metrics = alice.client.get("/metrics").get_data(as_text=True)
+    assert 'gts_workos_throttled_total{kind="mint"} 1.0' in metrics
+    assert 'gts_workos_budget_refused_total{kind="mint",reason="paused"} 1.0' in metrics
+
+
+def test_rate_limit_refusals_are_counted_by_route(make_app, emulator):
+    app = make_app(SIGNIN_RATE_LIMIT="1/minute")
+    client = app.test_client()
+    client.get("/login")
+    client.get("/login")
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'gts_rate_limited_total{route="auth.login"} 1.0' in metrics
