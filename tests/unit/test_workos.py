@@ -16,6 +16,7 @@ import requests
 import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
+from emulator.stack import free_port
 from service import workos_transport
 from service.workos import (
     OrganizationSelectionRequired,
@@ -26,7 +27,7 @@ from service.workos import (
     WorkOSTimeout,
     WorkOSTransportError,
 )
-from tests.support import ThreadedServer, free_port
+from tests.support import ThreadedServer
 
 BASE = "https://api.workos.test"
 API_KEY = "sk_test_SECRET_api_key_0123456789"
