@@ -58,7 +58,10 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         # Client address, scheme, host and path prefix from the N proxies in front; without
         # TRUSTED_PROXIES the X-Forwarded-* headers are anyone's and are ignored.
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
+        # Flask's documented way to add WSGI middleware; mypy forbids assigning to a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n
+        )
 
     metrics = Metrics(shared_budget=bool(settings.redis_url))
     # One Redis link for tokens, sessions, rate limits and the WorkOS budget: one client, one

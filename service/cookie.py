@@ -46,6 +46,8 @@ class CookieSessionInterface(SecureCookieSessionInterface):
             signer_kwargs={"key_derivation": "none", "digest_method": hashlib.sha256},
         )
 
+    # Flask declares a URLSafeTimedSerializer here; ours is untimed on purpose (see above).
+    # Only Flask's open_session uses the timed API (loads max_age=), and it is replaced below.
     def get_signing_serializer(self, app: Flask) -> URLSafeSerializer | None:  # type: ignore[override]
         return self._serializer
 

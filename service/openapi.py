@@ -25,7 +25,7 @@ NO_STORE = {
     "required": True,
     "schema": {"type": "string", "const": "no-store"},
 }
-SESSION = [{"session": []}]
+SESSION: list[dict[str, list[str]]] = [{"session": []}]
 
 
 def _headers(**extra: dict) -> dict:

@@ -122,8 +122,8 @@ def _holds_metrics_token() -> bool:
         return False
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     # Constant time: how much of a guess was right must not show in the answer's timing.
-    given = given.strip().encode()
-    return scheme.lower() == "bearer" and hmac.compare_digest(given, token.encode())
+    presented = given.strip().encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented, token.encode())
 
 
 @bp.get("/metrics")

@@ -58,7 +58,7 @@ def switch_organization_to(organization_id: str) -> dict:
 
     record = current_record()
     current_app.extensions["switch_rate_limit"].check(f"switch:{record.user_id}")
-    organizations = _remembered(record.user_id)
+    organizations = _remembered(record.user_id) or []
     chosen = _find(organizations, organization_id)
     if chosen is None:
         # Not in a kept list (or none kept): ask WorkOS, the membership may be new.

@@ -21,12 +21,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeAlias, TypedDict, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.commands.core import Script
 from redis.exceptions import LockError, RedisClusterException, RedisError
 from redis.retry import Retry
 
@@ -39,13 +40,23 @@ SCHEMES = ("redis", "rediss", "unix")
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 # What redis-py raises when Redis (or a cluster node, or the cluster's slot map) fails.
 FAILURES = (RedisError, RedisClusterException)
+# The client a link hands its callers: one Redis, or a cluster (redis+cluster://).
+Client: TypeAlias = redis.Redis | RedisCluster
+
+
+class ClusterOptions(TypedDict, total=False):
+    """The client options a redis+cluster:// URL carries."""
+
+    ssl: bool
+    username: str | None
+    password: str | None
 
 
 class RedisDown(Exception):
     """Redis did not answer, or is down and not due for a retry (the cause, if any, is set)."""
 
 
-def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], dict[str, object]]:
+def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], ClusterOptions]:
     """Startup nodes and client options of a redis+cluster:// URL; ValueError when malformed."""
     parts = urlsplit(url)
     if parts.scheme not in CLUSTER_SCHEMES:
@@ -59,10 +70,11 @@ def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], dict[str, object]]:
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{node!r} is not host:port")
         nodes.append((host.strip("[]"), int(port)))
-    options: dict[str, object] = {"ssl": parts.scheme == "rediss+cluster"}
+    options: ClusterOptions = {"ssl": parts.scheme == "rediss+cluster"}
     if auth:
         username, _, password = auth.partition(":")
-        options.update(username=unquote(username) or None, password=unquote(password) or None)
+        options["username"] = unquote(username) or None
+        options["password"] = unquote(password) or None
     return nodes, options
 
 
@@ -99,8 +111,8 @@ class RedisLink:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._pid: int | None = None
-        self._client: redis.Redis | RedisCluster | None = None
-        self._scripts: dict[str, object] = {}
+        self._client: Client | None = None
+        self._scripts: dict[str, Script] = {}
         self._down_since: float | None = None  # monotonic; None while Redis answers
         self._retry_at = 0.0
         self._warned_at = 0.0
@@ -111,7 +123,7 @@ class RedisLink:
         return urlsplit(self._url).scheme in CLUSTER_SCHEMES
 
     @property
-    def client(self) -> redis.Redis | RedisCluster:
+    def client(self) -> Client:
         """This process's client (gunicorn forks workers: each gets a pool of its own)."""
         with self._lock:
             if self._pid != os.getpid():
@@ -121,7 +133,7 @@ class RedisLink:
             assert self._client is not None
             return self._client
 
-    def script(self, source: str):
+    def script(self, source: str) -> Script:
         """A Lua script registered on this process's client (call it with client=...)."""
         client = self.client
         with self._lock:
@@ -130,7 +142,7 @@ class RedisLink:
                 held = self._scripts[source] = client.register_script(source)
             return held
 
-    def run(self, op: Callable[[redis.Redis], T], *, skip_while_down: bool = False) -> T:
+    def run(self, op: Callable[[Client], T], *, skip_while_down: bool = False) -> T:
         """op(client); RedisDown when Redis fails (noting the outage), or at once while down
         and no probe is due when skip_while_down."""
         if self._down_since is not None:
@@ -162,11 +174,7 @@ class RedisLink:
         if client is not None:
             client.close()
 
-    def _connect(self) -> redis.Redis | RedisCluster:
-        timeouts = {
-            "socket_timeout": self._socket_timeout,
-            "socket_connect_timeout": self._socket_timeout,
-        }
+    def _connect(self) -> Client:
         if not self.cluster:
             return redis.Redis.from_url(
                 self._url,
@@ -174,7 +182,8 @@ class RedisLink:
                 # One immediate retry replaces a connection Redis closed (a restart); more
                 # would only stretch an outage's first requests.
                 retry=Retry(NoBackoff(), 1),
-                **timeouts,
+                socket_timeout=self._socket_timeout,
+                socket_connect_timeout=self._socket_timeout,
             )
         nodes, options = cluster_nodes(self._url)
         # Connects (reads the slot map) now: a cluster that does not answer raises here, and
@@ -183,8 +192,9 @@ class RedisLink:
             startup_nodes=[ClusterNode(host, port) for host, port in nodes],
             # One retry after a node fails: it re-reads the slot map (a failover moves slots).
             retry=Retry(NoBackoff(), 1),
+            socket_timeout=self._socket_timeout,
+            socket_connect_timeout=self._socket_timeout,
             **options,
-            **timeouts,
         )
 
     def _probe_due(self) -> bool:

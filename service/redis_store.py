@@ -43,15 +43,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypedDict, TypeVar, Unpack, cast
 
-import redis
 from redis.exceptions import LockError
 
-from service.redis_link import RedisDown, RedisLink
+from service.redis_link import Client, RedisDown, RedisLink
 from service.token_names import TokenNames
 from service.token_store import CachedToken, MemoryTokenStore, TokenKey, TokenStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Store the value, index it under its session, and keep the index alive as long as its
 # longest member (PTTL is -1 on a fresh hash). One round trip, atomic; both keys carry the
@@ -66,6 +68,15 @@ return 1
 """
 
 _Pending = tuple[str, str | None]  # an eviction to replay: (session_id, organization_id or all)
+
+
+class StoreOptions(TypedDict, total=False):
+    """RedisTokenStore's tuning knobs that make_token_store passes on."""
+
+    local_ttl: float
+    lock_timeout: float
+    lock_wait: float
+    lock_poll: float
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,7 @@ class RedisTokenStore:
         if not ok:
             self._defer((key[0], key[2]))
             return held
+        assert removed is not None  # ok: _redis_evict's count
         return removed > 0
 
     def evict_session(self, session_id: str) -> int:
@@ -178,16 +190,17 @@ class RedisTokenStore:
 
     # -- Redis operations (each runs through _attempt) -------------------------------------
 
-    def _redis_get(self, r: redis.Redis, key: TokenKey) -> CachedToken | None:
+    def _redis_get(self, r: Client, key: TokenKey) -> CachedToken | None:
         for keys in self._names.keysets:
             name = self._names.token(key, keys)
-            value = r.get(name)
+            # The link's client does not decode responses: a value is bytes.
+            value = cast("bytes | None", r.get(name))
             entry = self._names.unseal(name, value) if value is not None else None
             if entry is not None and entry.serve_until > self._clock():
                 return entry
         return None
 
-    def _redis_put(self, r: redis.Redis, key: TokenKey, entry: CachedToken) -> None:
+    def _redis_put(self, r: Client, key: TokenKey, entry: CachedToken) -> None:
         ttl_ms = math.ceil((entry.serve_until - self._clock()) * 1000)
         if ttl_ms <= 0:
             return
@@ -200,7 +213,7 @@ class RedisTokenStore:
 
     def _redis_evict(
         self,
-        r: redis.Redis,
+        r: Client,
         session_id: str,
         organization_id: str | None,
         only: TokenKey | None = None,
@@ -212,7 +225,7 @@ class RedisTokenStore:
 
     def _redis_evict_under(
         self,
-        r: redis.Redis,
+        r: Client,
         keys: tuple[bytes, bytes],
         session_id: str,
         organization_id: str | None,
@@ -238,7 +251,7 @@ class RedisTokenStore:
         return pipe.execute()[0]
 
     @contextmanager
-    def _redis_lock(self, r: redis.Redis, key: TokenKey) -> Iterator[None]:
+    def _redis_lock(self, r: Client, key: TokenKey) -> Iterator[None]:
         lock = r.lock(
             self._names.lock(key),
             timeout=self._lock_timeout,
@@ -283,6 +296,7 @@ class RedisTokenStore:
         if not ok:
             self._defer((session_id, organization_id))
             return held
+        assert removed is not None  # ok: _redis_evict's count
         return removed
 
     def _defer(self, pending: _Pending) -> None:
@@ -299,14 +313,17 @@ class RedisTokenStore:
                     return
                 pending = next(iter(self._pending))
                 del self._pending[pending]
-            ok, _ = self._attempt(lambda r, p=pending: self._redis_evict(r, *p))
+            session_id, organization_id = pending
+            ok, _ = self._attempt(
+                partial(self._redis_evict, session_id=session_id, organization_id=organization_id)
+            )
             if not ok:
                 self._defer(pending)
                 return
 
     # -- the link -------------------------------------------------------------------------
 
-    def _attempt(self, op: Callable[[redis.Redis], object]) -> tuple[bool, object]:
+    def _attempt(self, op: Callable[[Client], T]) -> tuple[bool, T | None]:
         """(True, op's result), or (False, None) when Redis is down or fails now."""
         try:
             return True, self._link.run(op, skip_while_down=True)
@@ -324,7 +341,7 @@ def make_token_store(
     maxsize: int,
     clock: Callable[[], float] = time.time,
     fallbacks: Sequence[str] = (),
-    **options: float,
+    **options: Unpack[StoreOptions],
 ) -> TokenStore:
     """RedisTokenStore on the link when Redis is configured, else the in-process store."""
     if link is None:

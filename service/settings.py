@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict, overload
 from urllib.parse import urlsplit
 
 from limits import parse_many
@@ -125,6 +126,12 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+class _CookieSettings(TypedDict):
+    session_cookie_name: str
+    session_cookie_domain: str | None
+    session_cookie_samesite: str
+
+
 class _Reader:
     """Reads one variable at a time and raises SettingsError naming it."""
 
@@ -195,7 +202,7 @@ class _Reader:
             found.append(value)
         return tuple(found)
 
-    def cookie(self, secure: bool) -> dict[str, object]:
+    def cookie(self, secure: bool) -> _CookieSettings:
         domain = self.raw("SESSION_COOKIE_DOMAIN")
         if domain is not None and not COOKIE_DOMAIN.fullmatch(domain):
             raise SettingsError(
@@ -234,6 +241,10 @@ class _Reader:
             "session_cookie_samesite": samesite,
         }
 
+    @overload
+    def url(self, name: str, default: str) -> str: ...
+    @overload
+    def url(self, name: str, default: None) -> str | None: ...
     def url(self, name: str, default: str | None) -> str | None:
         value = self.raw(name)
         if value is None:
@@ -256,6 +267,14 @@ class _Reader:
             return False
         raise SettingsError(f"{name} must be true or false, got {value!r}.")
 
+    @overload
+    def number(
+        self, name: str, default: float, *, integer: bool = False, allow_zero: bool = False
+    ) -> float: ...
+    @overload
+    def number(
+        self, name: str, default: None, *, integer: bool = False, allow_zero: bool = False
+    ) -> float | None: ...
     def number(
         self, name: str, default: float | None, *, integer: bool = False, allow_zero: bool = False
     ) -> float | None:
@@ -272,7 +291,7 @@ class _Reader:
             raise SettingsError(f"{name} must be {bound}, got {value!r}.")
         return number
 
-    def choice(self, name: str, default: str, allowed: tuple[str, ...], upper=False) -> str:
+    def choice(self, name: str, default: str, allowed: tuple[str, ...], upper: bool = False) -> str:
         value = self.raw(name)
         if value is None:
             return default

@@ -91,10 +91,10 @@ def _cooling_until(_key: TokenKey, cooling: _Cooling, _now: float) -> float:
 def _retry_after_of(error: Exception) -> float | None:
     """The upstream's Retry-After carried by error, in seconds, if it is usable."""
     value = getattr(error, "retry_after", None)
-    if isinstance(value, bool):
+    if value is None or isinstance(value, bool):
         return None
     try:
-        seconds = float(value)  # type: ignore[arg-type]
+        seconds = float(value)
     except (TypeError, ValueError, OverflowError):
         return None
     return seconds if math.isfinite(seconds) and seconds > 0 else None
