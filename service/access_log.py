@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from gunicorn.glogging import Logger
+
+if TYPE_CHECKING:
+    from gunicorn.glogging import _AtomsDict  # types-gunicorn's, not at run time
+    from gunicorn.http import Request
+    from gunicorn.http.wsgi import Response
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -17,8 +25,18 @@ def escape(value: str) -> str:
 class AccessLogger(Logger):
     """gunicorn's Logger; atoms (the decoded path above all: %0A is a newline) are escaped."""
 
-    def atoms(self, resp, req, environ, request_time):
-        return {
-            key: escape(value) if isinstance(value, str) else value
-            for key, value in super().atoms(resp, req, environ, request_time).items()
-        }
+    def atoms(
+        self,
+        resp: Response,
+        req: Request,
+        environ: MutableMapping[str, Any],
+        request_time: timedelta,
+    ) -> _AtomsDict:
+        # The same keys, each str value escaped (a TypedDict is not rebuilt key by key).
+        return cast(
+            "_AtomsDict",
+            {
+                key: escape(value) if isinstance(value, str) else value
+                for key, value in super().atoms(resp, req, environ, request_time).items()
+            },
+        )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import wraps
+from typing import ParamSpec
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from service.auth import current_record, sessions
@@ -20,13 +23,14 @@ from service.tokens import TokenUnavailable
 from service.workos import WorkOSError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+P = ParamSpec("P")
 
 
-def session_route(view):
+def session_route(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     """Signed in (else 401) and X-CSRF: 1 (else 403); answers are never cached."""
 
     @wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         if not current_user.is_authenticated:
             raise ApiError(401, "unauthenticated", "Sign in first.")
         require_csrf(form=False, message="Send the header X-CSRF: 1.")
@@ -41,7 +45,7 @@ def session_route(view):
 
 @bp.get("/graphql-token")
 @session_route
-def graphql_token():
+def graphql_token() -> Response:
     """A Client API token for the signed-in user and their current organization."""
     # Per user across all their sessions, counted before any cache or WorkOS work.
     current_app.extensions["rate_limit"].check(f"user:{current_user.id}")
@@ -84,7 +88,7 @@ def graphql_token():
 
 @bp.get("/session")
 @session_route
-def who_am_i():
+def who_am_i() -> Response:
     """The signed-in user, their organization and the ones they may switch to."""
     record = current_record()
     return jsonify(
@@ -99,7 +103,7 @@ def who_am_i():
 
 @bp.post("/organization")
 @session_route
-def switch_organization():
+def switch_organization() -> Response:
     """Act for another organization the user is an active member of (checked with WorkOS)."""
     body = request.get_json(silent=True)
     organization_id = body.get("organization_id") if isinstance(body, dict) else None
@@ -110,6 +114,6 @@ def switch_organization():
 
 
 @bp.get("/openapi.json")
-def openapi():
+def openapi() -> Response:
     """The OpenAPI 3.1 description of this API."""
     return jsonify(openapi_document())

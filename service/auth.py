@@ -6,7 +6,9 @@ picker.py (the organization picker), signout.py (/logout).
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request, session
+from typing import NoReturn
+
+from flask import Blueprint, Flask, Request, current_app, request, session
 from flask_login import LoginManager, UserMixin, current_user
 
 from service.errors import ApiError
@@ -35,7 +37,7 @@ class User(UserMixin):
 
 
 @login_manager.request_loader
-def _load_user(_request) -> User | None:
+def _load_user(_request: Request) -> User | None:
     session_id = session.get("session_id")
     if not isinstance(session_id, str):
         return None
@@ -50,11 +52,11 @@ def _load_user(_request) -> User | None:
 
 
 @login_manager.unauthorized_handler
-def _unauthorized():
+def _unauthorized() -> NoReturn:
     raise ApiError(401, "unauthenticated", "Sign in first.")
 
 
-def init_auth(app) -> None:
+def init_auth(app: Flask) -> None:
     """Wire flask-login and the sign-in blueprint into app."""
     login_manager.init_app(app)
     # flask-login's own session id is a hash of address and user agent: not a per-session id,

@@ -31,8 +31,10 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from limits import parse_many
+from redis.typing import EncodableT
 
 from service.keys import derive, mac
 from service.redis_link import RedisDown, RedisLink
@@ -202,14 +204,14 @@ class Budget:
     def _shared_admit(self, kind: str) -> tuple[int, float, int, int] | None:
         cap = -1 if kind in RESERVED_KINDS else self.general
         keys = [self._keys["all"], self._keys["general"], self._keys[self._kind(kind)]]
-        args = [int(self.window * 1000), self.total, cap, uuid.uuid4().hex[:16]]
+        args: list[EncodableT] = [int(self.window * 1000), self.total, cap, uuid.uuid4().hex[:16]]
         answer = self._run(_ADMIT, keys=keys, args=args)
         if answer is None:
             return None
         code, wait_ms, count_all, count_general = (int(x) for x in answer)
         return code, wait_ms / 1000, count_all, count_general
 
-    def _run(self, source: str, *, keys: list, args: list):
+    def _run(self, source: str, *, keys: list[str], args: list[EncodableT]) -> Any:
         """The script's answer, or None while Redis is down (the local share is used then)."""
         assert self._link is not None
         script = self._link.script(source)

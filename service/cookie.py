@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from flask import Flask, Request, has_request_context, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from service.keys import derive
@@ -74,7 +74,7 @@ class CookieSessionInterface(SecureCookieSessionInterface):
             return configured
         return (request.script_root if has_request_context() else "") or "/"
 
-    def get_expiration_time(self, app: Flask, session) -> datetime | None:
+    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
         expires = session.get("expires")
         if isinstance(expires, int | float):
             return datetime.fromtimestamp(expires, UTC)

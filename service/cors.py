@@ -27,7 +27,7 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
         return origin if origin in allowed else None
 
     @app.before_request
-    def _preflight():
+    def _preflight() -> Response | None:
         if request.method != "OPTIONS" or not _covered():
             return None
         if not request.headers.get("Access-Control-Request-Method"):

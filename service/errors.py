@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, make_response, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from service.session_records import SessionStoreUnavailable
@@ -98,7 +98,9 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def error_response(status: int, code: str, message: str, retry_after: int | None = None):
+def error_response(
+    status: int, code: str, message: str, retry_after: int | None = None
+) -> Response:
     """Render one error as JSON ({error, message, request_id}) or as the HTML error page."""
     request_id = getattr(g, "request_id", None)
     g.error_code = code  # for the token route's outcome metric
@@ -120,16 +122,16 @@ def register_error_handlers(app: Flask) -> None:
     """Turn ApiError, HTTP errors and anything unexpected into documented answers."""
 
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.retry_after)
 
     @app.errorhandler(WorkOSError)
-    def _workos_error(exc: WorkOSError):
+    def _workos_error(exc: WorkOSError) -> Response:
         api = upstream_error_for(exc)
         return error_response(api.status, api.code, api.message, api.retry_after)
 
     @app.errorhandler(SessionStoreUnavailable)
-    def _store_down(exc: SessionStoreUnavailable):
+    def _store_down(exc: SessionStoreUnavailable) -> Response:
         # Fail closed: nobody is served, signed in or signed out on a guess.
         log.warning("session store unavailable: %s", exc)
         return error_response(
@@ -140,13 +142,13 @@ def register_error_handlers(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
+    def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
         return error_response(status, code, exc.description or exc.name)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> Response:
         # The traceback goes to the log (which never holds secrets), never to the client.
         log.exception("unhandled error", extra={"path": request.path})
         return error_response(500, "internal_error", "Something went wrong on our side.")

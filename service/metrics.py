@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -95,7 +96,7 @@ class Metrics:
             registry=r,
         )
 
-    def observe_budget(self, event: str, kind: str, **fields) -> None:
+    def observe_budget(self, event: str, kind: str, **fields: Any) -> None:
         """Count what the WorkOS budget did with one call."""
         if event == "spent":
             self.budget_spent.labels(kind).inc()
@@ -113,7 +114,7 @@ class Metrics:
         self.workos_requests.labels(route, str(status)).inc()
         self.workos_latency.labels(route).observe(seconds)
 
-    def observe_token(self, event: str, **fields) -> None:
+    def observe_token(self, event: str, **fields: object) -> None:
         """Count the token broker's single-flight waits."""
         if event == "wait":
             self.singleflight_waits.inc()

@@ -75,7 +75,7 @@ STORE_DOWN = _error(
 )
 
 
-def _session_operation(summary: str, ok: dict, errors: dict, **extra) -> dict:
+def _session_operation(summary: str, ok: dict, errors: dict, **extra: object) -> dict:
     """An operation that reads the session cookie and needs X-CSRF: 1."""
     return {
         "summary": summary,

@@ -54,7 +54,7 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """Human-readable lines, redacted the same way."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
@@ -82,12 +82,12 @@ def init_request_ids(app: Flask) -> None:
     """Accept a plain X-Request-ID, otherwise make one; echo it on every response."""
 
     @app.before_request
-    def _assign():
+    def _assign() -> None:
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
     @app.after_request
-    def _echo(response):
+    def _echo(response: Response) -> Response:
         if "request_id" in g:
             response.headers["X-Request-ID"] = g.request_id
         return response
@@ -97,7 +97,7 @@ def init_token_metrics(app: Flask) -> None:
     """Count every answer of the token route by outcome: hit, miss, or its error code."""
 
     @app.after_request
-    def _count(response):
+    def _count(response: Response) -> Response:
         if request.endpoint == "api.graphql_token":
             outcome = g.get("token_outcome") or g.get("error_code") or str(response.status_code)
             current_app.extensions["metrics"].token_requests.labels(outcome).inc()
@@ -108,7 +108,7 @@ def init_refusal_metrics(app: Flask) -> None:
     """Count every 429 rate_limited answer by route (its endpoint name)."""
 
     @app.after_request
-    def _count(response):
+    def _count(response: Response) -> Response:
         if g.get("error_code") == "rate_limited":
             route = request.endpoint or "unknown"
             current_app.extensions["metrics"].rate_limited.labels(route).inc()
@@ -127,7 +127,7 @@ def _holds_metrics_token() -> bool:
 
 
 @bp.get("/metrics")
-def metrics():
+def metrics() -> Response:
     """Prometheus text format, summed over gunicorn workers (METRICS_TOKEN when set)."""
     if current_app.extensions["settings"].metrics_token and not _holds_metrics_token():
         raise ApiError(401, "unauthenticated", "Send Authorization: Bearer <METRICS_TOKEN>.")
@@ -136,13 +136,13 @@ def metrics():
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     """Liveness: the process answers; touches nothing outside it."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
-def readyz():
+def readyz() -> Response:
     """Readiness: ok or degraded; which store is what only for the METRICS_TOKEN holder."""
     # A degraded Redis store still serves from memory, so it is reported, not failed: failing
     # readiness would take every host out of the load balancer at once.

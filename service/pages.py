@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from service.errors import ApiError
@@ -13,7 +14,7 @@ bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     """The app page when signed in, the sign-in page otherwise."""
     if not current_user.is_authenticated:
         # ?ended=1: the page's token client learnt that the session ended (a sign-out
@@ -38,7 +39,7 @@ def index():
 
 @bp.post("/organization")
 @login_required
-def switch_organization():
+def switch_organization() -> ResponseReturnValue:
     """The organization switcher without JavaScript: a form post, then back to the page."""
     require_csrf(header=False, message="The form expired. Please reload the page.")
     organization_id = request.form.get("organization_id", "")

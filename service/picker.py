@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 from flask import current_app, redirect, render_template, request, session
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from service.auth import bp, current_record, sessions, workos
@@ -16,7 +17,7 @@ from service.workos import WorkOSError
 
 
 @bp.get("/login/organization")
-def choose_organization():
+def choose_organization() -> ResponseReturnValue:
     """The organization picker, while a selection is pending."""
     pending = _pending()
     if pending is None:
@@ -24,7 +25,7 @@ def choose_organization():
     return _picker(pending)
 
 
-def _picker(pending: dict, problem: str | None = None, status: int = 200):
+def _picker(pending: dict, problem: str | None = None, status: int = 200) -> tuple[str, int]:
     """The picker page, with nothing chosen; `problem` says why the last submit was refused."""
     page = render_template(
         "organization.html",
@@ -37,7 +38,7 @@ def _picker(pending: dict, problem: str | None = None, status: int = 200):
 
 
 @bp.post("/login/organization")
-def finish_organization():
+def finish_organization() -> ResponseReturnValue:
     """Finish sign-in with the chosen organization."""
     limit_signin()
     pending = _pending()

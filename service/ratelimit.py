@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from cachetools import TTLCache
 from limits import RateLimitItem, parse_many
@@ -50,7 +51,7 @@ return out
 class MemoryWindows:
     """Fixed-window counters in process memory; old windows expire with the cache."""
 
-    def __init__(self, items: list[RateLimitItem], clock=time.time):
+    def __init__(self, items: list[RateLimitItem], clock: Callable[[], float] = time.time):
         longest = max(item.get_expiry() for item in items)
         self._items = items
         self._counts: TTLCache = TTLCache(MAX_LOCAL_KEYS, ttl=longest, timer=clock)
@@ -105,7 +106,7 @@ class RateLimit:
         limit: str,
         link: RedisLink | None,
         secret_key: str,
-        clock=time.time,
+        clock: Callable[[], float] = time.time,
         *,
         message: str = "Too many token requests; slow down.",
     ):

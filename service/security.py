@@ -6,7 +6,7 @@ import hmac
 import secrets
 from urllib.parse import unquote
 
-from flask import Flask, request, session
+from flask import Flask, Response, request, session
 
 from service.errors import ApiError
 
@@ -77,7 +77,7 @@ def init_body_limit(app: Flask) -> None:
     """Refuse bodies beyond MAX_CONTENT_LENGTH with 413, chunked ones included."""
 
     @app.before_request
-    def _refuse_long_chunked_bodies():
+    def _refuse_long_chunked_bodies() -> None:
         # A chunked body has no Content-Length, and werkzeug stops reading it at the limit
         # without an error, so forms and JSON would be parsed from a cut body. Read it once
         # (parsing reuses the cached bytes); one byte more raises 413 when it went on.
@@ -90,7 +90,7 @@ def init_security_headers(app: Flask, csp: str, hsts: bool) -> None:
     """Add CSP and the other security headers to every response."""
 
     @app.after_request
-    def _headers(response):
+    def _headers(response: Response) -> Response:
         headers = response.headers
         if response.mimetype == "text/html":
             headers.setdefault("Content-Security-Policy", csp)

@@ -158,7 +158,13 @@ class MemorySessionStore:
             self._records.pop(session_id, None)
             return record
 
-    def find(self, *, user_id=None, sid=None, organization_id=None) -> list[SessionRecord]:
+    def find(
+        self,
+        *,
+        user_id: str | None = None,
+        sid: str | None = None,
+        organization_id: str | None = None,
+    ) -> list[SessionRecord]:
         with self._lock:
             live = [r for r in map(self._live, list(self._records)) if r is not None]
         if user_id is not None:

@@ -23,9 +23,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Concatenate, ParamSpec, TypeVar, cast
+
+from redis.commands.core import Script
+from redis.typing import EncodableT
 
 from service.keys import derive, mac, session_tag
-from service.redis_link import RedisDown, RedisLink
+from service.redis_link import Client, RedisDown, RedisLink
 from service.sealing import Sealer
 from service.session_records import (
     EVENT_MEMORY_SECONDS,
@@ -34,6 +38,9 @@ from service.session_records import (
     SessionStoreUnavailable,
     organization_ids,
 )
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 # Add a member, drop those past their expiry, and keep the set as long as its longest member.
 _INDEX = """
@@ -92,7 +99,7 @@ class RedisSessionStore:
         if ttl_ms <= 0:
             return
 
-        def write(r):
+        def write(r: Client) -> None:
             pipe = r.pipeline(transaction=True)
             pipe.delete(self._record_name(k))
             pipe.hset(self._record_name(k), mapping={"b": self._seal(record), "g": record.gen})
@@ -105,7 +112,7 @@ class RedisSessionStore:
     def get(self, session_id: str) -> SessionRecord | None:
         """The live record, or None."""
         k = self._k(session_id)
-        held = self._run(lambda r: r.hmget(self._record_name(k), "b", "g"))
+        held = self._held(self._record_name(k))
         record = self._open(held, session_id)
         return record if record is not None or held[0] is not None else self._migrate(session_id)
 
@@ -116,15 +123,17 @@ class RedisSessionStore:
         swap = self._script(_SWAP)
         self._migrate(session_id)
         for _ in range(SWAP_ATTEMPTS):
-            held = self._run(lambda r: r.hmget(name, "b", "g"))
+            held = self._held(name)
             record = self._open(held, session_id)
             if record is None:
                 return None
             new = change(record)
             gen = record.gen + 1 if bump else record.gen
             new = replace(new, gen=gen)
-            args = [held[0], held[1] or b"0", self._seal(new), gen]
-            outcome = self._run(lambda r, a=args: swap(keys=[name], args=a, client=r))
+            sealed = held[0]
+            assert sealed is not None  # _open found the record in it
+            args: list[EncodableT] = [sealed, held[1] or b"0", self._seal(new), gen]
+            outcome = self._run(lambda r, a: swap(keys=[name], args=a, client=r), args)
             if outcome == 0:
                 return None
             if outcome == 1:
@@ -140,7 +149,7 @@ class RedisSessionStore:
         k = self._k(session_id)
         name = self._record_name(k)
 
-        def take(r):
+        def take(r: Client) -> list[bytes | None]:
             pipe = r.pipeline(transaction=True)
             pipe.hmget(name, "b", "g")
             pipe.delete(name)
@@ -151,30 +160,41 @@ class RedisSessionStore:
             self._unindex(record, k)
         return record
 
-    def find(self, *, user_id=None, sid=None, organization_id=None) -> list[SessionRecord]:
+    def find(
+        self,
+        *,
+        user_id: str | None = None,
+        sid: str | None = None,
+        organization_id: str | None = None,
+    ) -> list[SessionRecord]:
         """Live records by user id, WorkOS sid or organization id."""
         if user_id is not None:
             kind, value = "su", user_id
         elif sid is not None:
             kind, value = "sx", sid
-        else:
+        elif organization_id is not None:
             kind, value = "so", organization_id
+        else:
+            return []  # no index asked for: nothing matches (as in the other stores)
         found = []
         # Records not yet moved since a rotation are indexed under a former key's names.
         for key in (self._names, *self._old_names):
             index = self._index_name(kind, value, key)
-            members = self._run(lambda r, i=index: r.zrangebyscore(i, self._clock(), "+inf"))
+            members = cast(
+                "list[bytes]",
+                self._run(lambda r, i: r.zrangebyscore(i, self._clock(), "+inf"), index),
+            )
             gone = []
-            for k in members:
-                k = k.decode()
-                held = self._run(lambda r, k=k: r.hmget(self._record_name(k), "b", "g"))
+            for member in members:
+                k = member.decode()
+                held = self._held(self._record_name(k))
                 record = self._open(held)
                 if record is None:
                     gone.append(k)
                 elif organization_id is None or organization_id in organization_ids(record):
                     found.append(record)
             if gone:
-                self._run(lambda r, i=index, g=gone: r.zrem(i, *g))
+                self._run(lambda r, i, g: r.zrem(i, *g), index, gone)
         return found
 
     # -- events, values and leases ---------------------------------------------------------
@@ -184,7 +204,7 @@ class RedisSessionStore:
         name = f"{self._prefix}:ev:{mac(self._names, 'e', event_id)}"
         for key in self._old_names:  # claimed before a rotation: claimed
             old = f"{self._prefix}:ev:{mac(key, 'e', event_id)}"
-            if self._run(lambda r, o=old: r.exists(o)):
+            if self._run(lambda r, o: r.exists(o), old):
                 return False
         return bool(self._run(lambda r: r.set(name, b"1", nx=True, ex=EVENT_MEMORY_SECONDS)))
 
@@ -195,7 +215,9 @@ class RedisSessionStore:
     def get_value(self, name: str) -> str | None:
         """A named value, or None."""
         for key in (self._names, *self._old_names):
-            value = self._run(lambda r, k=key: r.get(self._value_name(name, k)))
+            value = cast(
+                "bytes | None", self._run(lambda r, k: r.get(self._value_name(name, k)), key)
+            )
             if value is not None:
                 return value.decode()
         return None
@@ -208,7 +230,9 @@ class RedisSessionStore:
     def pop_value(self, name: str) -> str | None:
         """Remove a named value and return it."""
         for key in (self._names, *self._old_names):
-            value = self._run(lambda r, k=key: r.getdel(self._value_name(name, k)))
+            value = cast(
+                "bytes | None", self._run(lambda r, k: r.getdel(self._value_name(name, k)), key)
+            )
             if value is not None:
                 return value.decode()
         return None
@@ -230,13 +254,20 @@ class RedisSessionStore:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _run(self, op):
+    def _run(self, op: Callable[Concatenate[Client, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """op(client, *args, **kwargs); SessionStoreUnavailable when Redis fails. Loops pass
+        their variables as args (bound per call) rather than as lambda defaults."""
         try:
-            return self._link.run(op)
+            return self._link.run(lambda r: op(r, *args, **kwargs))
         except RedisDown as exc:
             raise SessionStoreUnavailable(str(exc)) from exc
 
-    def _script(self, source: str):
+    def _held(self, name: str) -> list[bytes | None]:
+        """A record's sealed body and generation, as kept (the link's client does not decode
+        responses, whatever redis-py's types allow)."""
+        return cast("list[bytes | None]", self._run(lambda r: r.hmget(name, "b", "g")))
+
+    def _script(self, source: str) -> Script:
         return self._link.script(source)
 
     def _k(self, session_id: str) -> str:
@@ -255,12 +286,12 @@ class RedisSessionStore:
         """Move a record kept under a former key's names to the current ones; None if none."""
         for key in self._old_names:
             k = session_tag(key, session_id)
-            held = self._run(lambda r, k=k: r.hmget(self._record_name(k), "b", "g"))
+            held = self._held(self._record_name(k))
             record = self._open(held, session_id)
             if record is None:
                 continue
             self.create(record)  # under the current names, indexed there
-            self._run(lambda r, k=k: r.delete(self._record_name(k)))
+            self._run(lambda r, k: r.delete(self._record_name(k)), k)
             self._unindex(record, k, key)
             return record
         return None
@@ -271,7 +302,9 @@ class RedisSessionStore:
     def _seal(self, record: SessionRecord) -> str:
         return self._sealer.seal(record.to_json())
 
-    def _open(self, held, session_id: str | None = None) -> SessionRecord | None:
+    def _open(
+        self, held: Sequence[bytes | None] | None, session_id: str | None = None
+    ) -> SessionRecord | None:
         if not held or held[0] is None:
             return None
         body = self._sealer.unseal(held[0].decode())
@@ -298,9 +331,9 @@ class RedisSessionStore:
             names = self._indexes(record, organization_ids(record))
         else:
             names = [self._index_name("so", org) for org in sorted(only_orgs)]
-        args = [record.expires_at, k, self._clock(), ttl_ms]
+        args: list[EncodableT] = [record.expires_at, k, self._clock(), ttl_ms]
 
-        def add(r):
+        def add(r: Client) -> None:
             # One call per index: they live in different slots of a cluster, and a cluster
             # pipeline refuses scripts (redis-py). Sign-in only, so the round trips are cheap.
             for name in names:
@@ -309,7 +342,7 @@ class RedisSessionStore:
         self._run(add)
 
     def _unindex(self, record: SessionRecord, k: str, key: bytes | None = None) -> None:
-        def drop(r):
+        def drop(r: Client) -> None:
             pipe = r.pipeline(transaction=False)
             for name in self._indexes(record, organization_ids(record), key):
                 pipe.zrem(name, k)

@@ -128,7 +128,13 @@ class SqliteSessionStore:
             db.execute("DELETE FROM session_orgs WHERE k = ?", (k,))
         return None if row is None else self._open(row, session_id)
 
-    def find(self, *, user_id=None, sid=None, organization_id=None) -> list[SessionRecord]:
+    def find(
+        self,
+        *,
+        user_id: str | None = None,
+        sid: str | None = None,
+        organization_id: str | None = None,
+    ) -> list[SessionRecord]:
         """Live records by user id, WorkOS sid or organization id."""
         now = self._clock()
         # Records not yet moved since a rotation are indexed under a former key's names.
@@ -142,12 +148,14 @@ class SqliteSessionStore:
                 "SELECT g, b FROM sessions WHERE x IN ({}) AND expires_at > ?",
                 [self._name("x", sid, key) for key in self._keys()],
             )
-        else:
+        elif organization_id is not None:
             query = (
                 "SELECT s.g, s.b FROM session_orgs o JOIN sessions s ON s.k = o.k "
                 "WHERE o.o IN ({}) AND s.expires_at > ?"
             )
             names = [self._name("o", organization_id, key) for key in self._keys()]
+        else:
+            return []  # no index asked for: nothing matches (as in the other stores)
         with self._read() as db:
             marks = ",".join("?" * len(names))
             rows = db.execute(query.format(marks), (*names, now)).fetchall()

@@ -12,6 +12,8 @@ import secrets
 import time
 
 from flask import current_app, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from service.auth import bp, public_origin, sessions, workos
 from service.claims import unverified_claims
@@ -42,7 +44,7 @@ def _challenge(verifier: str) -> str:
 
 
 @bp.get("/login")
-def login():
+def login() -> ResponseReturnValue:
     """Start AuthKit: remember this flow's state in the cookie, go to WorkOS."""
     limit_signin()
     now = time.time()
@@ -75,7 +77,7 @@ def login():
 
 
 @bp.get("/callback")
-def callback():
+def callback() -> ResponseReturnValue:
     """Finish AuthKit: check state once, exchange the code, start a fresh session.
 
     A failure ends only this flow: the browser's session and its other flows stay, so a
@@ -143,7 +145,7 @@ def _end_browser_session() -> None:
         session["flows"] = flows
 
 
-def _start_selection(exc: OrganizationSelectionRequired, next_path: str):
+def _start_selection(exc: OrganizationSelectionRequired, next_path: str) -> WerkzeugResponse:
     """WorkOS wants an organization picked: keep the choice, sealed, in the session store."""
     _end_browser_session()
     organizations = [
@@ -164,7 +166,7 @@ def _start_selection(exc: OrganizationSelectionRequired, next_path: str):
     return redirect(url_for("auth.choose_organization"), 302)
 
 
-def sign_in(result: dict, next_path: str):
+def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
     """Start a fresh session record for the authenticated user and their organization."""
     user = result["user"]
     # Part of signing in: these calls may spend the budget's sign-in reserve.

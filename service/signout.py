@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, jsonify, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from service import errors
@@ -39,7 +40,7 @@ def _return_to(value: str | None) -> str:
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     """Delete the session record and its cached tokens, then end the WorkOS session.
 
     A form gets a 302 to WorkOS's logout URL; a script (Accept: application/json) gets 200

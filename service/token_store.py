@@ -53,7 +53,9 @@ class TokenStore(Protocol):
         """Number of entries held."""
 
 
-def monotonic_for(clock: Callable[[], float], monotonic: Callable[[], float] | None):
+def monotonic_for(
+    clock: Callable[[], float], monotonic: Callable[[], float] | None
+) -> Callable[[], float]:
     """The clock that decides expiry: time.monotonic, unless a test injected one clock only."""
     if monotonic is not None:
         return monotonic

@@ -12,6 +12,7 @@ import json
 import time
 
 from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from service.errors import ApiError
 from service.events import NotAnEvent, parse_event
@@ -58,7 +59,7 @@ def _ascii(values: list[str]) -> list[str]:
 
 
 @bp.post("/webhooks/workos")
-def receive():
+def receive() -> ResponseReturnValue:
     """Verify a WorkOS event and apply it (once per event id)."""
     secret = current_app.extensions["settings"].workos_webhook_secret
     if not secret:
