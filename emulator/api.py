@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import hmac
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from emulator.state import EmulatorState
 
@@ -21,7 +22,7 @@ def issuer() -> str:
     return request.host_url.rstrip("/")
 
 
-def error(status: int, **body):
+def error(status: int, **body: object) -> tuple[Response, int]:
     """A JSON error response with exactly the given keys."""
     return jsonify(body), status
 
@@ -62,7 +63,7 @@ def require_api_key(view):
     return wrapper
 
 
-def is_http_url(value: object) -> bool:
+def is_http_url(value: object) -> TypeGuard[str]:
     """Whether value is an absolute http(s) URL."""
     if not isinstance(value, str):
         return False

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from emulator import client_api, control, management, middleware, user_management, webhooks
@@ -28,7 +30,7 @@ def create_app(
 ) -> Flask:
     """Build the emulator; its state is `app.extensions["emulator"]`."""
     app = Flask(__name__)
-    app.json.sort_keys = False  # keep WorkOS field order in answers
+    app.json = _OrderedJSON(app)
     settings = Settings(
         api_key=api_key,
         client_id=client_id,
@@ -48,8 +50,13 @@ def create_app(
     return app
 
 
-def _http_error(exc: HTTPException):
+class _OrderedJSON(DefaultJSONProvider):
+    sort_keys = False  # keep WorkOS field order in answers
+
+
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
     """Unknown routes and methods answer WorkOS-style JSON, like the official emulator."""
     code = (exc.name or "error").lower().replace(" ", "_")
-    headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else {}
-    return jsonify(message=exc.name, code=code), exc.code, headers
+    allowed = getattr(exc, "valid_methods", None)  # MethodNotAllowed's
+    headers = {"Allow": ", ".join(allowed)} if allowed else {}
+    return jsonify(message=exc.name, code=code), exc.code or 500, headers

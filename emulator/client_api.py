@@ -7,15 +7,19 @@ The GraphQL side is split by concern: emulator/schema.py (the SDL), emulator/gra
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from flask import Blueprint, jsonify, request
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
-    execute,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    execute_sync,
     get_operation_ast,
     parse,
     validate,
@@ -102,7 +106,7 @@ def _origin_allowed() -> bool:
     return bool(origin) and (origin in allowed or "*" in allowed)
 
 
-def _run(state: EmulatorState, body: object) -> dict:
+def _run(state: EmulatorState, body: object) -> Mapping[str, object]:
     """Parse, validate, authorize, execute: the whole GraphQL request."""
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return _failure("The request body must be JSON with a 'query' string.")
@@ -130,10 +134,11 @@ def _run(state: EmulatorState, body: object) -> dict:
             "extensions": {"code": "UNAUTHENTICATED"},
         }
         return {"data": None, "errors": [refusal]}
-    result = execute(
+    result = execute_sync(
         SCHEMA,
         document,
-        root_value=Root(state, caller),
+        # Without a caller only introspection runs, which reads no root value.
+        root_value=Root(state, caller) if caller is not None else None,
         variable_values=variables,
         operation_name=operation_name,
     )
@@ -144,14 +149,16 @@ def _failure(message: str) -> dict:
     return {"data": None, "errors": [{"message": message}]}
 
 
-def _top_level_fields(document, operation) -> list[tuple[str, str]]:
+def _top_level_fields(
+    document: DocumentNode, operation: OperationDefinitionNode
+) -> list[tuple[str, str]]:
     """(response key, field name) of the operation's top-level fields, through fragments."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     fields: list[tuple[str, str]] = []
 
-    def walk(selection_set):
+    def walk(selection_set: SelectionSetNode) -> None:
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 fields.append(((selection.alias or selection.name).value, selection.name.value))

@@ -5,7 +5,9 @@ official workos/emulate ones.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from typing import TypeGuard
+
+from flask import Blueprint, Response, jsonify, request
 
 from emulator import operations
 from emulator.api import error, get_state, params
@@ -137,7 +139,7 @@ def add_membership():
     body = params()
     user_id, org_id = body.get("user_id"), body.get("organization_id")
     role, status = body.get("role", "member"), body.get("status", "active")
-    if not all(isinstance(v, str) and v for v in (user_id, org_id, role)):
+    if not (_text(user_id) and _text(org_id) and _text(role)):
         return _bad("user_id, organization_id and role must be non-empty strings")
     if status not in MEMBERSHIP_STATUSES:
         return _bad(f"status must be one of {list(MEMBERSHIP_STATUSES)}")
@@ -156,7 +158,8 @@ def remove_membership():
     body = params()
     state = get_state()
     with state.lock:
-        membership = state.membership(body.get("user_id"), body.get("organization_id"))
+        user_id, org_id = body.get("user_id"), body.get("organization_id")
+        membership = state.membership(user_id, org_id) if _text(user_id) and _text(org_id) else None
         if membership is None:
             return error(404, message="Membership not found", code="not_found")
         operations.delete_membership(state, membership.id)
@@ -172,7 +175,10 @@ def revoke_sessions():
         return _bad("email or user_id is required")
     state = get_state()
     with state.lock:
-        user = state.user_by_email(email) if email else state.users.get(user_id)
+        if email:
+            user = state.user_by_email(email)
+        else:  # then user_id is a non-empty string (checked above)
+            user = state.users.get(user_id) if _text(user_id) else None
         if user is None:
             return error(404, message="User not found", code="not_found")
         revoked = operations.revoke_user_sessions(state, user.id)
@@ -200,9 +206,13 @@ def reset():
     return "", 204
 
 
-def _bad(message: str):
+def _bad(message: str) -> tuple[Response, int]:
     return error(400, message=message, code="bad_request")
 
 
-def _is_count(value: object) -> bool:
+def _text(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0

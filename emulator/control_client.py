@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -19,7 +21,7 @@ class EmulatorControl:
         self.url = url
         self.http = requests.Session()
 
-    def _call(self, method: str, path: str, **kwargs):
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, self.url + path, timeout=10, **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
@@ -33,14 +35,14 @@ class EmulatorControl:
         path: str,
         status: int | None = None,
         *,
-        body=None,
+        body: object = None,
         count: int | None = None,
         delay_ms: int | None = None,
-        headers=None,
+        headers: dict[str, str] | None = None,
         drop: bool = False,
     ) -> None:
         """Make the emulator answer method+path with a canned reply (count times)."""
-        spec = {"method": method, "path": path}
+        spec: dict[str, object] = {"method": method, "path": path}
         for key, value in (
             ("status", status),
             ("body", body),
@@ -100,7 +102,7 @@ class EmulatorControl:
         location = urlsplit(response.headers["Location"])
         return f"{location.path}?{location.query}"
 
-    def add_webhook(self, endpoint_url: str, secret: str, events=()) -> dict:
+    def add_webhook(self, endpoint_url: str, secret: str, events: Sequence[str] = ()) -> dict:
         """Register a webhook endpoint (POST /webhook_endpoints); the endpoint object."""
         response = self.http.post(
             self.url + "/webhook_endpoints",

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             "  Ctrl-C stops both.\n",
             flush=True,
         )
-        while not stop["now"] and all(proc.popen.poll() is None for proc in processes):
+        while not stop["now"] and all(proc.started.poll() is None for proc in processes):
             if parent is not None and parent.stopping():
                 print("make was stopped: stopping both", flush=True)
                 break

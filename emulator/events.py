@@ -110,7 +110,11 @@ class Endpoint:
 
     def to_json(self, with_secret: bool = False) -> dict:
         """The webhook_endpoint object; the secret only where it is created."""
-        body = {"object": "webhook_endpoint", "id": self.id, "endpoint_url": self.endpoint_url}
+        body: dict[str, object] = {
+            "object": "webhook_endpoint",
+            "id": self.id,
+            "endpoint_url": self.endpoint_url,
+        }
         if with_secret:
             body["secret"] = self.secret
         body.update(
@@ -136,7 +140,7 @@ class EventHub:
     only the hub's own `_lock`, so a slow receiver never holds up a route.
     """
 
-    def __init__(self, clock: Callable[[], float], lock):
+    def __init__(self, clock: Callable[[], float], lock: threading.RLock):
         self.clock = clock
         self.lock = lock
         self.log: deque[Event] = deque(maxlen=LOG_LIMIT)
@@ -160,7 +164,9 @@ class EventHub:
                     self._enqueue(endpoint, event)
         return event
 
-    def add_endpoint(self, url: str, secret: str, events: list[str], enabled=True) -> Endpoint:
+    def add_endpoint(
+        self, url: str, secret: str, events: list[str], enabled: bool = True
+    ) -> Endpoint:
         """Register a webhook endpoint."""
         with self.lock:
             stamp = iso(self.clock())
@@ -249,7 +255,15 @@ class EventHub:
             if ok or delay is None or self._closed.wait(delay):
                 return
 
-    def _record(self, event, endpoint, attempt, status, problem, ok) -> None:
+    def _record(
+        self,
+        event: Event,
+        endpoint: Endpoint,
+        attempt: int,
+        status: int | None,
+        problem: str | None,
+        ok: bool,
+    ) -> None:
         entry = {
             "event_id": event.id,
             "event": event.event,

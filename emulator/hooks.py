@@ -11,7 +11,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 
 # Same default bodies as the official emulator, so clients see identical shapes.
-DEFAULT_BODIES = {
+DEFAULT_BODIES: dict[int | None, dict[str, str]] = {
     400: {"message": "Bad Request", "code": "bad_request"},
     401: {"message": "Unauthorized", "code": "unauthorized"},
     403: {"message": "Forbidden", "code": "forbidden"},

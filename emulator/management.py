@@ -5,15 +5,19 @@ The changes themselves are in `emulator.operations`; these routes only check and
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from collections.abc import Callable
+
+from flask import Blueprint, Response, jsonify
+from flask.typing import ResponseReturnValue
 
 from emulator import operations
 from emulator.api import error, get_state, params, require_api_key
+from emulator.state import EmulatorState, Membership
 
 bp = Blueprint("management", __name__)
 
 
-def not_found(kind: str, entity_id: str):
+def not_found(kind: str, entity_id: str) -> tuple[Response, int]:
     """The WorkOS 404 for an unknown id."""
     return error(
         404,
@@ -89,7 +93,9 @@ def delete_organization(id):
     return "", 204
 
 
-def _change_status(change, membership_id: str):
+def _change_status(
+    change: Callable[[EmulatorState, str], Membership | None], membership_id: str
+) -> ResponseReturnValue:
     state = get_state()
     with state.lock:
         try:

@@ -13,7 +13,7 @@ from flask import Flask, g, jsonify, request
 
 from emulator.api import bearer, get_state, is_api_key, params
 from emulator.ratelimit import BODY as RATE_LIMITED
-from emulator.state import iso
+from emulator.state import EmulatorState, iso
 
 SECRET_FIELDS = {"client_secret"}
 # Answer fields that hand out a token; each value is kept in state.issued.
@@ -61,7 +61,7 @@ def _before():
     return None
 
 
-def _rate_limited(state) -> int | None:
+def _rate_limited(state: EmulatorState) -> int | None:
     """Seconds to wait when the API key has spent its limit (call with state.lock held)."""
     if state.limiter is None:
         return None

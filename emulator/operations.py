@@ -57,11 +57,16 @@ def revoke_user_sessions(state: EmulatorState, user_id: str) -> list[Session]:
         active = [
             s for s in state.sessions.values() if s.user_id == user_id and s.status == "active"
         ]
-        return [revoke_session(state, s.id) for s in active]
+        revoked = [revoke_session(state, s.id) for s in active]
+        return [s for s in revoked if s is not None]  # all of them: each was active
 
 
 def save_membership(
-    state: EmulatorState, user_id: str, organization_id: str, role="member", status="active"
+    state: EmulatorState,
+    user_id: str,
+    organization_id: str,
+    role: str = "member",
+    status: str = "active",
 ) -> tuple[Membership, bool]:
     """Create a membership (`.created`) or change role/status (`.updated`); (it, created).
 

@@ -16,7 +16,8 @@ from emulator.graphql_auth import (
     require_permission,
     require_session_token,
 )
-from emulator.state import SEED_TIME, EmulatorState, Membership, iso, new_id
+from emulator.sessions import Session
+from emulator.state import SEED_TIME, EmulatorState, Membership, User, iso, new_id
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100
 # WorkOS's default role slug; an environment without it defaults to its first role.
@@ -208,7 +209,14 @@ class Root:
             return {"__typename": "SessionRevoked", "session": _session(session, self._caller)}
 
 
-def _page(items: list[dict], *, after, before, limit, order) -> dict:
+def _page(
+    items: list[dict],
+    *,
+    after: str | None,
+    before: str | None,
+    limit: int | None,
+    order: str | None,
+) -> dict:
     """One page of items (oldest first) with WorkOS's cursors: the ids at the page's ends."""
     limit = DEFAULT_LIMIT if limit is None else limit
     if not 1 <= limit <= MAX_LIMIT:
@@ -234,7 +242,7 @@ def _page(items: list[dict], *, after, before, limit, order) -> dict:
     }
 
 
-def _user(user) -> dict:
+def _user(user: User) -> dict:
     return {
         "connectedAccounts": [],
         "createdAt": user.created_at,
@@ -308,7 +316,7 @@ def _permission(slug: str) -> dict:
     }
 
 
-def _session(session, caller: Caller) -> dict:
+def _session(session: Session, caller: Caller) -> dict:
     # The emulator records no activity or location for sessions.
     return {
         "createdAt": session.created_at or SEED_TIME,

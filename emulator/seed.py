@@ -78,6 +78,7 @@ SECTIONS = ("roles", "organizations", "users", "memberships", "errorHooks")
 
 
 def load_seed(seed: Mapping | str | Path | None) -> dict:
+    data: object
     """Return a private copy of the seed: the built-in one, a mapping, or a YAML/JSON file."""
     if seed is None:
         data = DEFAULT_SEED

@@ -23,7 +23,7 @@ SESSION_TTL = 30 * 24 * 3600  # shown as expires_at only; the emulator does not 
 class GrantError(Exception):
     """An authenticate failure, answered with `status` and the JSON `body`."""
 
-    def __init__(self, status: int, **body):
+    def __init__(self, status: int, **body: object):
         super().__init__(body)
         self.status = status
         self.body = body

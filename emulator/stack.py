@@ -86,19 +86,26 @@ class Process:
         return self
 
     @property
+    def started(self) -> subprocess.Popen:
+        """The child process (start() first)."""
+        if self.popen is None:
+            raise RuntimeError(f"{self.name or self.argv[0]} was not started")
+        return self.popen
+
+    @property
     def pid(self) -> int:
-        return self.popen.pid
+        return self.started.pid
 
     def signal(self, sig: int) -> None:
-        self.popen.send_signal(sig)
+        self.started.send_signal(sig)
 
     def _signal_all(self, sig: int) -> None:
         """sig to the process group it leads (a log-file process), else to the process."""
         try:
             if self._log is not None:
-                os.killpg(self.popen.pid, sig)
+                os.killpg(self.started.pid, sig)
             else:
-                self.popen.send_signal(sig)
+                self.started.send_signal(sig)
         except ProcessLookupError:
             pass
 
@@ -174,7 +181,7 @@ def local_service_env(emulator_url: str, port: int) -> dict[str, str]:
     }
 
 
-def service_env(emulator_url: str, port: int, **extra) -> dict[str, str]:
+def service_env(emulator_url: str, port: int, **extra: object) -> dict[str, str]:
     """The service's environment for a test or bench run: fixed secret, JSON logs, 2x8."""
     env = {
         **local_service_env(emulator_url, port),
@@ -207,7 +214,7 @@ def start_gunicorn(env: dict[str, str], log_path: Path | None = None) -> tuple[P
 
 
 def start_service(
-    tmp: Path, emulator_url: str, port: int | None = None, **extra
+    tmp: Path, emulator_url: str, port: int | None = None, **extra: object
 ) -> tuple[Process, str]:
     """The service on port (a free one by default), its files in tmp; the process and URL."""
     port = port or free_port()
@@ -243,7 +250,9 @@ def start_redis(tmp: Path, port: int | None = None, *options: str) -> tuple[Proc
     raise TimeoutError(f"redis-server did not answer on {port}")
 
 
-def sign_in_over_http(service_url: str, email: str, session=None):
+def sign_in_over_http(
+    service_url: str, email: str, session: requests.Session | None = None
+) -> requests.Session:
     """Sign in through the real AuthKit flow over sockets; returns the requests.Session."""
     http = session or requests.Session()
     login = http.get(

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, jsonify, redirect, request
 from markupsafe import escape
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from emulator import operations, sessions
 from emulator.api import (
@@ -163,15 +164,15 @@ def list_memberships():
             reverse=order != "asc",
         )
         ids = [m.id for m in items]
-        limit = int(limit)
+        size = int(limit)
         if args.get("after") in ids:
             start = ids.index(args["after"]) + 1
-            end = start + limit
+            end = start + size
         elif args.get("before") in ids:
             end = ids.index(args["before"])
-            start = max(0, end - limit)
+            start = max(0, end - size)
         else:
-            start, end = 0, limit
+            start, end = 0, size
         page = items[start:end]
         data = [state.membership_json(m) for m in page]
     return jsonify(
@@ -238,7 +239,7 @@ def jwks(client_id):
     return jsonify(get_state().signing_key.jwks())
 
 
-def _back(redirect_uri: str, **extra: str):
+def _back(redirect_uri: str, **extra: str) -> WerkzeugResponse:
     """302 to redirect_uri with extra query parameters (and the caller's state)."""
     if request.args.get("state") is not None:
         extra["state"] = request.args["state"]

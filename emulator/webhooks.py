@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from emulator.api import error, get_state, is_http_url, require_api_key
 from emulator.events import parse_time
@@ -123,9 +123,9 @@ def list_events():
         for e in found
         if (after is None or ahead(e.id, after)) and (before is None or ahead(before, e.id))
     ]
-    limit = int(limit)
+    size = int(limit)
     # Only `before`: the page nearest the cursor, as when paging back.
-    page = window[-limit:] if before is not None and after is None else window[:limit]
+    page = window[-size:] if before is not None and after is None else window[:size]
     first, last = (found.index(page[0]), found.index(page[-1])) if page else (0, 0)
     return jsonify(
         object="list",
@@ -137,17 +137,17 @@ def list_events():
     )
 
 
-def _invalid(field: str, message: str):
+def _invalid(field: str, message: str) -> tuple[Response, int]:
     return error(
         400, code="invalid_request", message=message, errors=[{"field": field, "code": "invalid"}]
     )
 
 
-def _bad_params(message: str):
+def _bad_params(message: str) -> tuple[Response, int]:
     return error(422, code="invalid_request_parameters", message=message)
 
 
-def _endpoint_not_found(endpoint_id: str):
+def _endpoint_not_found(endpoint_id: str) -> tuple[Response, int]:
     return error(
         404,
         message=f"Webhook endpoint not found: '{endpoint_id}'.",
