@@ -14,7 +14,7 @@ EXAMPLES := examples/graphql-token
 NPM_STAMP := $(EXAMPLES)/node_modules/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-py test-js test-types bench lint system-packages clean
+.PHONY: run test test-py test-js test-types bench lint typecheck system-packages clean
 
 $(RUN_STAMP): requirements.txt requirements-emulator.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -53,9 +53,13 @@ system-packages:
 	  fi; \
 	fi
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# mypy over service/ and emulator/, configured in pyproject.toml ([tool.mypy]).
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 test-js:
 	node --test tests/js/
@@ -71,10 +75,10 @@ test-types: $(NPM_STAMP)
 test-py: $(STAMP)
 	$(PY) -m pytest
 
-test: $(STAMP) system-packages lint test-js test-types test-py
+test: $(STAMP) system-packages lint typecheck test-js test-types test-py
 
 bench: $(STAMP) system-packages
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts bench/results.json $(EXAMPLES)/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache artifacts bench/results.json $(EXAMPLES)/node_modules
