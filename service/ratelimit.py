@@ -17,6 +17,7 @@ same link.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -113,12 +114,16 @@ class RateLimit:
         self._message = message
         self._local = MemoryWindows(items, clock)
         self._shared = RedisWindows(items, link) if link is not None else None
-        self._names = derive(secret_key, "rate-limit-names")
+        names = derive(secret_key, "rate-limit-names")
+        # Keyed, so that counters kept in Redis name no user, and the name is a hash tag; kept
+        # per caller, since the same caller is counted on every request.
+        self._key = functools.lru_cache(maxsize=MAX_LOCAL_KEYS)(
+            lambda who: mac(names, "rl", who)[:32]
+        )
 
     def check(self, who: str) -> None:
         """Count one request of `who`; raise 429 rate_limited with Retry-After when over."""
-        # Keyed, so that counters kept in Redis name no user, and the name is a hash tag.
-        key = mac(self._names, "rl", who)[:32]
+        key = self._key(who)
         resets = None
         if self._shared is not None:
             try:
