@@ -96,7 +96,7 @@ def init_request_hooks(app: Flask) -> None:
         if request.endpoint == "api.graphql_token":
             # hit or miss (set by the route), else the error code the answer carried
             outcome = g.get("token_outcome") or error_code or str(response.status_code)
-            metrics.token_requests.labels(outcome).inc()
+            metrics.count_token_answer(outcome)
         if error_code == "rate_limited":
             metrics.rate_limited.labels(request.endpoint or "unknown").inc()
         return response

@@ -53,7 +53,8 @@ class MemoryWindows:
 
     def __init__(self, items: list[RateLimitItem], clock=time.time):
         longest = max(item.get_expiry() for item in items)
-        self._items = items
+        # (window length, amount, key prefix) per item, worked out once: hit() is on the hot path.
+        self._windows = [(item.get_expiry(), item.amount, item.key_for("")) for item in items]
         self._counts: TTLCache = TTLCache(MAX_LOCAL_KEYS, ttl=longest, timer=clock)
         self._clock = clock
         self._lock = threading.Lock()
@@ -61,13 +62,13 @@ class MemoryWindows:
     def hit(self, key: str) -> list[float | None]:
         """Count one hit per window; None for a window within its limit, else its end (epoch)."""
         resets: list[float | None] = []
-        for item in self._items:
-            length = item.get_expiry()
-            window = math.floor(self._clock() / length)
-            slot = (item.key_for(key), window)
+        now = self._clock()
+        for length, amount, prefix in self._windows:
+            window = math.floor(now / length)
+            slot = (prefix, key, window)
             with self._lock:
                 count = self._counts[slot] = self._counts.get(slot, 0) + 1
-            resets.append(None if count <= item.amount else (window + 1) * length)
+            resets.append(None if count <= amount else (window + 1) * length)
         return resets
 
 
