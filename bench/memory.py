@@ -14,8 +14,8 @@ import requests
 
 from bench.report import Row
 from bench.stack import ORG, TOKEN_ROUTE, Stack, bench_user
+from emulator.control_client import API_KEY
 from service.tokens import TokenBroker
-from tests.emulator_control import API_KEY
 
 ENTRIES = 5000
 REDIS_SESSIONS = 20

@@ -1,9 +1,4 @@
-"""The processes a benchmark runs against, each stopped by pid when the stack closes.
-
-Built on tests/support.py. The emulator and gunicorn are started here rather than through
-`start_emulator`/`start_service` so that a process which never answers is still stopped: those
-helpers wait for the port before handing the process back.
-"""
+"""The processes a benchmark runs against (emulator/stack.py), each stopped when it closes."""
 
 from __future__ import annotations
 
@@ -18,16 +13,8 @@ from pathlib import Path
 
 import requests
 
-from tests.emulator_control import EmulatorControl
-from tests.support import (
-    PYTHON,
-    Process,
-    free_port,
-    service_env,
-    sign_in_over_http,
-    start_redis,
-    wait_http,
-)
+from emulator.control_client import EmulatorControl
+from emulator.stack import Process, sign_in_over_http, start_emulator, start_redis, start_service
 
 ORG = "org_bench"
 HIGH_RATE_LIMIT = "100000000/minute"
@@ -83,38 +70,20 @@ class Stack:
         else:
             print(f"bench: logs of the failed {self.name} run kept in {self.tmp}", file=sys.stderr)
 
-    def _spawn(self, proc: Process, health_url: str) -> Process:
-        proc.start()
-        self._exit.callback(proc.stop)  # registered before waiting: stopped even if it hangs
-        wait_http(health_url, timeout=30, proc=proc.popen)
-        return proc
-
     def emulator(self, users: int, *args: str) -> EmulatorControl:
         """`python -m emulator` with `users` bench users; returns its control."""
         seed = write_seed(self.tmp / f"seed-{users}.json", users)
-        port = free_port()
-        argv = [PYTHON, "-m", "emulator", "--host", "127.0.0.1", "--port", str(port)]
-        argv += ["--seed", str(seed), "--quiet", *args]
-        url = f"http://127.0.0.1:{port}"
-        self._spawn(Process(argv, log_path=self.tmp / f"emulator-{port}.log"), url + "/health")
+        proc, url = start_emulator(self.tmp, "--seed", str(seed), "--quiet", *args)
+        self._exit.callback(proc.stop)
         control = EmulatorControl(url)
         self._exit.callback(control.http.close)
         return control
 
     def service(self, emulator_url: str, **env: object) -> str:
         """The Procfile's gunicorn command with env overrides; returns its base URL."""
-        port = free_port()
-        environment = service_env(emulator_url, port, METRICS_TOKEN=METRICS_TOKEN, **env)
         # The masters of one stack share one session file, as the workers of a host would.
-        environment.setdefault("SESSION_DB_PATH", str(self.tmp / "sessions.sqlite3"))
-        if not environment["PROMETHEUS_MULTIPROC_DIR"]:
-            metrics = self.tmp / f"metrics-{port}"
-            metrics.mkdir()
-            environment["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
-        argv = [PYTHON, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"]
-        proc = Process(argv, env=environment, log_path=self.tmp / f"service-{port}.log")
-        url = f"http://127.0.0.1:{port}"
-        self._spawn(proc, url + "/healthz")
+        proc, url = start_service(self.tmp, emulator_url, METRICS_TOKEN=METRICS_TOKEN, **env)
+        self._exit.callback(proc.stop)
         self.masters[url] = proc
         return url
 

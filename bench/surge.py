@@ -25,7 +25,7 @@ import requests
 
 from bench.report import Row
 from bench.stack import HIGH_RATE_LIMIT, TOKEN_ROUTE, Stack, bench_user
-from tests.support import sign_in_over_http
+from emulator.stack import sign_in_over_http
 
 SESSIONS = 500
 SIGN_INS = 20  # users signing in while the surge is on

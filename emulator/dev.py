@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from emulator.control_client import API_KEY, EmulatorControl
+from emulator.stack import HOST, ROOT, Process, local_service_env, start_emulator, start_gunicorn
+
 LOCAL = ROOT / ".local"  # git-ignored: local secrets and the signing key survive restarts
 # A process blocks a signal while its handler for it runs. make's handler for SIGINT waits
 # for make's children without passing the signal on, so the launcher has to notice it there.
@@ -30,26 +28,11 @@ def _local_secret(name: str, prefix: str = "") -> str:
 
 def register_webhook(emulator_url: str, app_url: str, secret: str) -> None:
     """Have the emulator send every event, signed with secret, to the service's webhook."""
-    body = {"endpoint_url": f"{app_url}/webhooks/workos", "secret": secret, "events": []}
-    request = urllib.request.Request(
-        emulator_url + "/webhook_endpoints",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": "Bearer sk_test_default"},
-    )
-    urllib.request.urlopen(request, timeout=5).close()
-
-
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{proc.args[2] if len(proc.args) > 2 else proc.args} exited early")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not answer within {timeout:.0f}s")
+    control = EmulatorControl(emulator_url)
+    try:
+        control.add_webhook(f"{app_url}/webhooks/workos", secret)
+    finally:
+        control.http.close()
 
 
 def _blocked_signals(pid: int) -> int:
@@ -93,44 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     parent = ParentWatch() if args.stop_with_parent else None
     LOCAL.mkdir(exist_ok=True)
-    host = "127.0.0.1"
-    port = os.environ.get("PORT", "8000")
-    emulator_port = os.environ.get("EMULATOR_PORT", "4100")
-    app_url = f"http://{host}:{port}"
-    emulator_url = f"http://{host}:{emulator_port}"
+    port = int(os.environ.get("PORT", "8000"))
+    emulator_port = int(os.environ.get("EMULATOR_PORT", "4100"))
+    app_url = f"http://{HOST}:{port}"
     webhook_secret = _local_secret("webhook_secret", prefix="whsec_")
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "--host",
-            host,
-            "--port",
-            emulator_port,
-            "--allowed-origin",
-            app_url,
-            "--allowed-origin",
-            f"http://localhost:{port}",
-            "--signing-key",
-            str(LOCAL / "emulator-signing-key.pem"),
-        ],
-        cwd=ROOT,
-    )
     env = {
-        **os.environ,
-        "HOST": host,
-        "PORT": port,
-        "WORKOS_API_KEY": "sk_test_default",
-        "WORKOS_CLIENT_ID": "client_emulator",
-        "WORKOS_BASE_URL": emulator_url,
-        "APP_BASE_URL": app_url,
+        **local_service_env(f"http://{HOST}:{emulator_port}", port),
         "SECRET_KEY": _local_secret("secret_key"),
         "WORKOS_WEBHOOK_SECRET": webhook_secret,
-        "SESSION_COOKIE_SECURE": "false",
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
     }
-    service = None
+    processes: list[Process] = []
     stop = {"now": False}
 
     def _stop(signum, frame):
@@ -139,38 +95,42 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        _wait(emulator_url + "/health", emulator)
-        register_webhook(emulator_url, app_url, webhook_secret)
-        service = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
+        # No log directory: both write to this terminal and share its Ctrl-C.
+        emulator, emulator_url = start_emulator(
+            None,
+            "--allowed-origin",
+            app_url,
+            "--allowed-origin",
+            f"http://localhost:{port}",
+            "--signing-key",
+            str(LOCAL / "emulator-signing-key.pem"),
+            port=emulator_port,
         )
-        _wait(app_url + "/healthz", service)
+        processes.append(emulator)
+        register_webhook(emulator_url, app_url, webhook_secret)
+        service, _ = start_gunicorn(env)
+        processes.append(service)
         print(
             f"\n  Service:  {app_url}   (open this and sign in)\n"
-            f"  Emulator: {emulator_url}   (local WorkOS; API key sk_test_default)\n"
+            f"  Emulator: {emulator_url}   (local WorkOS; API key {API_KEY})\n"
             "  Users:    alice@acme.com (Acme), bob@globex.com (Acme and Globex: picks one),\n"
             "            carol@example.com (no organization)\n"
             f"  Webhooks: every emulator event is signed and sent to {app_url}/webhooks/workos\n"
             "  Ctrl-C stops both.\n",
             flush=True,
         )
-        while not stop["now"] and emulator.poll() is None and service.poll() is None:
+        while not stop["now"] and all(proc.popen.poll() is None for proc in processes):
             if parent is not None and parent.stopping():
                 print("make was stopped: stopping both", flush=True)
                 break
             time.sleep(0.2)
+    except (RuntimeError, TimeoutError) as exc:  # a process exited or never answered
+        raise SystemExit(str(exc)) from None
     finally:
-        for proc in (service, emulator):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-        for proc in (service, emulator):
-            if proc is not None:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        for proc in processes:  # both told at once, then waited for
+            proc.terminate()
+        for proc in reversed(processes):
+            proc.stop(timeout=15)
     print("stopped", flush=True)
     return 0
 

@@ -1,22 +1,22 @@
-"""Helpers shared by the test tiers: free ports, threaded servers, child processes."""
+"""Test-only helpers: a fake clock, threaded servers, Redis Cluster, the secrets registries.
+
+The processes of the stack (emulator, gunicorn, redis-server) start in emulator/stack.py.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 from werkzeug.serving import make_server
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+from emulator import stack
+from emulator.stack import Process, free_port, start_redis
 
 # Read by tests/conftest.py's secrets check at the end of the run: every log file a Process
 # wrote, every emulator app served in a thread, and secret strings tests learned of.
@@ -43,6 +43,21 @@ def emulator_tokens(url: str) -> list[str]:
     return [t for t in tokens if isinstance(t, str)]
 
 
+def _note_log(proc: Process) -> None:
+    if proc.log_path and Path(proc.log_path) not in LOG_PATHS:
+        LOG_PATHS.append(Path(proc.log_path))
+
+
+def _note_emulator_tokens(proc: Process) -> None:
+    # Asked while it still runs: a stopped emulator's tokens are gone with it.
+    if proc.name == "emulator" and proc.url:
+        SECRETS.update(emulator_tokens(proc.url))
+
+
+stack.ON_START.append(_note_log)
+stack.ON_STOP.append(_note_emulator_tokens)
+
+
 class FakeClock:
     """Wall time that only moves when told to (injected as a `clock`)."""
 
@@ -54,13 +69,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-def free_port() -> int:
-    """Ask the kernel for a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ThreadedServer:
@@ -83,189 +91,6 @@ class ThreadedServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
-
-
-def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
-    """Poll url until it answers (any status), or fail."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException as exc:
-            last = exc
-            time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {timeout}s: {last}")
-
-
-@dataclass
-class Process:
-    """A child process whose output is captured to a file, stopped by pid."""
-
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    log_path: Path | None = None
-    popen: subprocess.Popen | None = None
-
-    def start(self, cwd: Path = ROOT) -> Process:
-        env = {**os.environ, **self.env}
-        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        if self.log_path and Path(self.log_path) not in LOG_PATHS:
-            LOG_PATHS.append(Path(self.log_path))
-        self.popen = subprocess.Popen(
-            self.argv,
-            cwd=cwd,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def signal(self, sig: int) -> None:
-        self.popen.send_signal(sig)
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, then SIGKILL the whole process group if it lingers."""
-        if self.popen is None:
-            return None
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=5)
-        if self._log is not subprocess.DEVNULL:
-            self._log.close()
-        return self.popen.returncode
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
-
-
-@dataclass
-class EmulatorProcess(Process):
-    """An emulator process that hands its issued tokens to the secrets check when stopped."""
-
-    url: str = ""
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        if self.url and self.popen is not None and self.popen.poll() is None:
-            SECRETS.update(emulator_tokens(self.url))
-        return super().stop(timeout)
-
-
-def _wait_or_stop(proc: Process, url: str) -> None:
-    """Wait for url to answer; stop the process (no orphan) when it never does."""
-    try:
-        wait_http(url, proc=proc.popen)
-    except BaseException:
-        proc.stop()
-        raise
-
-
-def start_emulator(tmp: Path, *args: str, port: int | None = None) -> tuple[Process, str]:
-    """Start `python -m emulator` on a free port; returns the process and its base URL."""
-    port = port or free_port()
-    proc = EmulatorProcess(
-        [PYTHON, "-m", "emulator", "--host", "127.0.0.1", "--port", str(port), *args],
-        log_path=tmp / f"emulator-{port}.log",
-        url=f"http://127.0.0.1:{port}",
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    _wait_or_stop(proc, url + "/health")
-    return proc, url
-
-
-def service_env(emulator_url: str, port: int, **extra) -> dict[str, str]:
-    """Environment for the service under gunicorn, pointed at an emulator."""
-    env = {
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WORKOS_API_KEY": "sk_test_default",
-        "WORKOS_CLIENT_ID": "client_emulator",
-        "WORKOS_BASE_URL": emulator_url,
-        "APP_BASE_URL": f"http://127.0.0.1:{port}",
-        "SECRET_KEY": "system-test-secret-0123456789abcdef0123456789",
-        "SESSION_COOKIE_SECURE": "false",
-        "WORKOS_TIMEOUT_SECONDS": "2",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "8",
-        "LOG_FORMAT": "json",
-        "PROMETHEUS_MULTIPROC_DIR": "",
-        # Tests and benchmarks sign many users in from 127.0.0.1; the limits have tests of
-        # their own (tests/integration/test_workos_budget.py), which set them.
-        "SIGNIN_RATE_LIMIT": "100000/minute",
-        "SWITCH_RATE_LIMIT": "100000/minute",
-    }
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
-
-
-def start_service(
-    tmp: Path, emulator_url: str, port: int | None = None, **extra
-) -> tuple[Process, str]:
-    """Start the Procfile's gunicorn command on a free port; returns the process and its URL."""
-    port = port or free_port()
-    env = service_env(emulator_url, port, **extra)
-    # One SQLite session file per test directory: the workers (and masters) of a test share it.
-    env.setdefault("SESSION_DB_PATH", str(tmp / "sessions.sqlite3"))
-    if not env["PROMETHEUS_MULTIPROC_DIR"]:
-        metrics_dir = tmp / f"metrics-{port}"
-        metrics_dir.mkdir(exist_ok=True)
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    proc = Process(
-        [PYTHON, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"],
-        env=env,
-        log_path=tmp / f"service-{port}.log",
-    ).start()
-    url = f"http://127.0.0.1:{port}"
-    _wait_or_stop(proc, url + "/healthz")
-    return proc, url
-
-
-def start_redis(tmp: Path, port: int | None = None, *options: str) -> tuple[Process, str]:
-    """Start Debian's redis-server on a free loopback port, persistence off."""
-    port = port or free_port()
-    proc = Process(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp),
-            *options,
-        ],
-        log_path=tmp / f"redis-{port}.log",
-    ).start()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    proc.stop()
-    raise TimeoutError(f"redis-server did not answer on {port}")
 
 
 # Cluster nodes for the tests: a node that stops is declared failed after 2 s (not 15), and
@@ -342,20 +167,6 @@ def start_redis_cluster(tmp: Path, masters: int = 3) -> tuple[dict[int, Process]
             node.stop()
         raise
     return nodes, "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in nodes)
-
-
-def sign_in_over_http(service_url: str, email: str, session=None):
-    """Sign in through the real AuthKit flow over sockets; returns the requests.Session."""
-    http = session or requests.Session()
-    login = http.get(
-        service_url + "/login", params={"login_hint": email}, allow_redirects=False, timeout=10
-    )
-    assert login.status_code == 302, login.text
-    authorize = http.get(login.headers["Location"], allow_redirects=False, timeout=10)
-    assert authorize.status_code == 302, authorize.text
-    callback = http.get(authorize.headers["Location"], allow_redirects=False, timeout=10)
-    assert callback.status_code == 302, callback.text
-    return http
 
 
 def require_tool(path_or_name: str, install_hint: str) -> None:

@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from emulator.control_client import EmulatorControl
+from emulator.stack import free_port, start_emulator, start_service
 from tests.browser.helpers import TIMEOUT_MS
-from tests.emulator_control import EmulatorControl
-from tests.support import free_port, note_secret, require_tool, start_emulator, start_service
+from tests.support import note_secret, require_tool
 
 CHROMIUM = "/usr/bin/chromium"
 # `playwright install` cannot download here: drive the Debian package. The background

@@ -4,6 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
+from emulator.control_client import MINT
 from tests.browser.helpers import (
     expect_app,
     expect_token_kept_out_of_page,
@@ -11,7 +12,7 @@ from tests.browser.helpers import (
     sign_in_without_page,
     wait_until,
 )
-from tests.emulator_control import ACME, ALICE, BOB, GLOBEX, MINT
+from tests.seed_names import ACME, ALICE, BOB, GLOBEX
 
 TOKEN_STATUS = """async () => {
   const response = await fetch('/api/graphql-token', {headers: {'X-CSRF': '1'}});

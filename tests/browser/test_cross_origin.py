@@ -11,8 +11,9 @@ import json
 
 import pytest
 
+from emulator.stack import ROOT, free_port
 from tests.browser.helpers import sign_in_without_page
-from tests.support import ROOT, ThreadedServer, free_port, note_secret
+from tests.support import ThreadedServer, note_secret
 
 SPA_PORT = free_port()
 SPA_ORIGIN = f"http://127.0.0.1:{SPA_PORT}"

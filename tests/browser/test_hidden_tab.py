@@ -5,9 +5,10 @@ token lifetimes; here it is ten lifetimes of 6 s tokens (60 s). Hidden is what a
 tab reports: `document.visibilityState` 'hidden' and a `visibilitychange` event.
 """
 
+from emulator.control_client import MINT
 from tests.browser.helpers import expect_app, sign_in_without_page, wait_until
 from tests.browser.test_token_lifetime import QUICK_QUERIES
-from tests.emulator_control import ALICE, MINT
+from tests.seed_names import ALICE
 
 TOKEN_TTL = 6  # seconds: 60 s tokens, ten times faster
 LIFETIMES = 10  # hidden this many token lifetimes (10 minutes of 60 s tokens)

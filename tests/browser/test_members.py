@@ -5,8 +5,9 @@ from __future__ import annotations
 import requests
 from playwright.sync_api import expect
 
+from emulator.control_client import API_KEY
 from tests.browser.helpers import screenshot, sign_in_without_page
-from tests.emulator_control import ACME, ALICE, API_KEY, BOB, GLOBEX
+from tests.seed_names import ACME, ALICE, BOB, GLOBEX
 from tests.support import note_secret
 
 API = {"Authorization": f"Bearer {API_KEY}"}

@@ -6,8 +6,9 @@ import re
 
 from playwright.sync_api import expect
 
+from emulator.control_client import MINT
 from tests.browser.helpers import TIMEOUT_MS, expect_app, screenshot, sign_in_without_page
-from tests.emulator_control import ALICE, BOB, CAROL, GLOBEX, MINT
+from tests.seed_names import ALICE, BOB, CAROL, GLOBEX
 
 QUERY_INTERVAL_MS = 500
 # app.js reads body[data-query-interval-ms] when it starts (see test_token_lifetime.py).

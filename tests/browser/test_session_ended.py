@@ -3,7 +3,7 @@
 from playwright.sync_api import expect
 
 from tests.browser.helpers import expect_app, screenshot, sign_in_without_page
-from tests.emulator_control import ALICE
+from tests.seed_names import ALICE
 
 WEBHOOK_SECRET = "whsec_browser_test_0123456789abcdef"
 SERVICE_ENV = {"WORKOS_WEBHOOK_SECRET": WEBHOOK_SECRET}

@@ -2,13 +2,14 @@
 
 from playwright.sync_api import expect
 
+from emulator.control_client import MINT
 from tests.browser.helpers import (
     expect_app,
     expect_token_kept_out_of_page,
     sign_in_without_page,
     wait_until,
 )
-from tests.emulator_control import ALICE, MINT
+from tests.seed_names import ALICE
 
 TOKEN_TTL = 12  # seconds each Client API token lives
 MARGIN = 3  # the service hands a cached token out while more than this is left

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from emulator.app import create_app
-from tests.support import PYTHON, Process
+from emulator.stack import PYTHON, Process
 
 API = {"Authorization": "Bearer sk_test_default"}
 LISTENING = re.compile(r"^emulator listening on (http://127\.0\.0\.1:(\d+))$", re.M)

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from emulator import dev
-from tests.support import free_port
+from emulator.stack import free_port
 from tests.webhook_receiver import Receiver, verify
 
 KEY = "sk_test_default"

@@ -19,7 +19,7 @@ import pytest
 from itsdangerous import TimestampSigner
 
 from tests.conftest import Browser
-from tests.emulator_control import ACME, ALICE, BOB, CAROL, GLOBEX
+from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX
 
 EVIL = "https://evil.example"
 API_ROUTES = [("GET", "/api/graphql-token"), ("GET", "/api/session"), ("POST", "/api/organization")]

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 from service.openapi import openapi_document
 from service.session_records import SessionStoreUnavailable
 from tests.conftest import Browser
-from tests.emulator_control import ACME, ALICE, CAROL, GLOBEX
+from tests.seed_names import ACME, ALICE, CAROL, GLOBEX
 from tests.support import ThreadedServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 
 from urllib.parse import parse_qs, urlsplit
 
-from tests.emulator_control import ACME, ALICE, BOB, CAROL, GLOBEX
+from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX
 
 
 def session_of(client) -> dict:

@@ -6,7 +6,8 @@ from datetime import datetime
 import jwt
 import pytest
 
-from tests.emulator_control import ACME, ALICE, BOB, GLOBEX, MINT
+from emulator.control_client import MINT
+from tests.seed_names import ACME, ALICE, BOB, GLOBEX
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import requests
 from graphql import get_introspection_query
 
 from emulator.schema import SESSION_TOKEN_FIELDS
-from tests.support import ROOT
+from emulator.stack import ROOT
 from tools import widgets_schema
 
 DATA = ROOT / "tests" / "data" / "workos_widgets_schema.json"

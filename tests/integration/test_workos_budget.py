@@ -4,8 +4,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from emulator.control_client import MINT
 from tests.conftest import Browser
-from tests.emulator_control import ACME, ALICE, BOB, GLOBEX, MINT
+from tests.seed_names import ACME, ALICE, BOB, GLOBEX
 
 AUTHENTICATE = "POST /user_management/authenticate"
 MEMBERSHIPS = "GET /user_management/organization_memberships"

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
+from emulator.control_client import MINT
 from service.events import EventsPoller
 from tests.conftest import Browser
-from tests.emulator_control import ACME, ALICE, CAROL, MINT
+from tests.seed_names import ACME, ALICE, CAROL
 
 SECRET = "whsec_integration_0123456789abcdef"
 REVOKED = "session.revoked"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.emulator_control import EmulatorControl
-from tests.support import start_emulator
+from emulator.control_client import EmulatorControl
+from emulator.stack import start_emulator
 
 
 def pytest_collection_modifyitems(items):

@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.emulator_control import ALICE
-from tests.support import Process, free_port, require_tool, start_service, wait_http
+from emulator.stack import Process, free_port, start_service, wait_http
+from tests.seed_names import ALICE
+from tests.support import require_tool
 
 NGINX = "/usr/sbin/nginx"
 PREFIX = "/bff"

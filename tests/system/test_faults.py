@@ -28,15 +28,10 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from tests.emulator_control import ACME, ALICE, API_KEY, MINT, EmulatorControl
-from tests.support import (
-    Process,
-    emulator_tokens,
-    note_secret,
-    sign_in_over_http,
-    start_emulator,
-    start_service,
-)
+from emulator.control_client import API_KEY, MINT, EmulatorControl
+from emulator.stack import Process, sign_in_over_http, start_emulator, start_service
+from tests.seed_names import ACME, ALICE
+from tests.support import emulator_tokens, note_secret
 
 TIMEOUT = 1.0  # WORKOS_TIMEOUT_SECONDS for every service here
 BOUND = 2 * TIMEOUT + 1.0  # no answer may take longer (two attempts at most, plus margin)

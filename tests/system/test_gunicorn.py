@@ -5,8 +5,9 @@ import signal
 
 import requests
 
-from tests.emulator_control import ALICE, MINT
-from tests.support import sign_in_over_http, start_service
+from emulator.control_client import MINT
+from emulator.stack import sign_in_over_http, start_service
+from tests.seed_names import ALICE
 
 
 def test_procfile_command_serves_health_and_readiness(tmp_path, upstream):

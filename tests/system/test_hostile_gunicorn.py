@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.emulator_control import ALICE
-from tests.support import sign_in_over_http, start_service
+from emulator.stack import sign_in_over_http, start_service
+from tests.seed_names import ALICE
 
 LIMIT_LINE, LIMIT_FIELD, LIMIT_FIELDS = 4094, 8190, 100  # gunicorn.conf.py
 MAX_BODY = 64 * 1024  # MAX_CONTENT_LENGTH

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.emulator_control import ALICE, MINT
-from tests.support import require_tool, sign_in_over_http, start_redis, start_service
+from emulator.control_client import MINT
+from emulator.stack import sign_in_over_http, start_redis, start_service
+from tests.seed_names import ALICE
+from tests.support import require_tool
 
 OLD = "old-secret-key-0123456789abcdef0123456789"
 NEW = "new-secret-key-9876543210fedcba9876543210"

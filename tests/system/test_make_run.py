@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import PYTHON, Process, free_port, wait_http
+from emulator.stack import PYTHON, Process, free_port, wait_http
 
 
 def port_is_free(port: int) -> bool:

@@ -6,8 +6,9 @@ import re
 
 import requests
 
-from tests.emulator_control import ALICE, MINT
-from tests.support import sign_in_over_http, start_service
+from emulator.control_client import MINT
+from emulator.stack import sign_in_over_http, start_service
+from tests.seed_names import ALICE
 
 
 def metric(text: str, name: str, **labels) -> float:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.emulator_control import ALICE
-from tests.support import sign_in_over_http, start_service
+from emulator.stack import sign_in_over_http, start_service
+from tests.seed_names import ALICE
 
 WORKERS = 2
 CLIENTS = 12

@@ -18,18 +18,12 @@ import redis
 import requests
 from flask import Flask
 
+from emulator.control_client import MINT
+from emulator.stack import service_env, sign_in_over_http, start_service
 from service.cookie import CookieSessionInterface
 from service.keys import derive, session_tag
-from tests.emulator_control import ALICE, MINT
-from tests.support import (
-    require_tool,
-    service_env,
-    sign_in_over_http,
-    start_cluster_node,
-    start_redis_cluster,
-    start_service,
-    wait_cluster_ok,
-)
+from tests.seed_names import ALICE
+from tests.support import require_tool, start_cluster_node, start_redis_cluster, wait_cluster_ok
 
 CSRF = {"X-CSRF": "1"}
 SECRET = service_env("http://unused", 0)["SECRET_KEY"]  # start_service's fixed SECRET_KEY

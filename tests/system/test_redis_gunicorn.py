@@ -14,15 +14,11 @@ import pytest
 import requests
 from flask import Flask
 
+from emulator.control_client import MINT
+from emulator.stack import service_env, sign_in_over_http, start_redis, start_service
 from service.cookie import CookieSessionInterface
-from tests.emulator_control import ALICE, MINT
-from tests.support import (
-    require_tool,
-    service_env,
-    sign_in_over_http,
-    start_redis,
-    start_service,
-)
+from tests.seed_names import ALICE
+from tests.support import require_tool
 
 CSRF = {"X-CSRF": "1"}
 SECRET = service_env("http://unused", 0)["SECRET_KEY"]  # start_service's fixed SECRET_KEY

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.emulator_control import ALICE, API_KEY, CAROL, MINT
-from tests.support import require_tool, sign_in_over_http, start_redis, start_service
+from emulator.control_client import API_KEY, MINT
+from emulator.stack import sign_in_over_http, start_redis, start_service
+from tests.seed_names import ALICE, CAROL
+from tests.support import require_tool
 
 CSRF = {"X-CSRF": "1"}
 API = {"Authorization": f"Bearer {API_KEY}"}

@@ -17,14 +17,10 @@ import pytest
 import requests
 from itsdangerous import base64_decode
 
-from tests.emulator_control import ALICE, MINT
-from tests.support import (
-    require_tool,
-    sign_in_over_http,
-    start_emulator,
-    start_redis,
-    start_service,
-)
+from emulator.control_client import MINT
+from emulator.stack import sign_in_over_http, start_emulator, start_redis, start_service
+from tests.seed_names import ALICE
+from tests.support import require_tool
 
 CSRF = {"X-CSRF": "1"}
 # The token route is rate limited per user; these tests send more on purpose.

@@ -2,10 +2,11 @@
 
 import pytest
 
+from emulator.stack import start_redis
 from service.budget import DEFAULT_PAUSE, MAX_PAUSE, Budget
 from service.redis_link import RedisLink
 from service.workos import WorkOSRefused
-from tests.support import FakeClock, require_tool, start_redis
+from tests.support import FakeClock, require_tool
 
 SECRET = "budget-test-secret-0123456789abcdef"
 

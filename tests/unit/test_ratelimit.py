@@ -5,10 +5,11 @@ import re
 
 import pytest
 
+from emulator.stack import start_redis
 from service.errors import ApiError
 from service.ratelimit import MemoryWindows, RateLimit
 from service.redis_link import RedisLink
-from tests.support import FakeClock, require_tool, start_redis
+from tests.support import FakeClock, require_tool
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"
 

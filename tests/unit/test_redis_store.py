@@ -12,11 +12,12 @@ import time
 import pytest
 import redis
 
+from emulator.stack import start_redis
 from service.redis_link import RedisLink
 from service.redis_store import RedisTokenStore, make_token_store
 from service.token_store import CachedToken, MemoryTokenStore
 from service.tokens import TokenBroker
-from tests.support import FakeClock, require_tool, start_redis
+from tests.support import FakeClock, require_tool
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"
 T0 = 1_700_000_000.0

@@ -6,11 +6,12 @@ from dataclasses import replace
 
 import pytest
 
+from emulator.stack import free_port
 from service.redis_link import RedisLink
 from service.session_records import MemorySessionStore, SessionRecord, SessionStoreUnavailable
 from service.session_redis import RedisSessionStore
 from service.session_sqlite import SqliteSessionStore
-from tests.support import FakeClock, free_port
+from tests.support import FakeClock
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"
 T0 = 1_700_000_000.0

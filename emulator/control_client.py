@@ -1,4 +1,4 @@
-"""Drives a running emulator's /_emulate/ control routes from tests."""
+"""A client of a running emulator: its /_emulate/ control routes and a few WorkOS routes."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+# The emulator's default credentials (python -m emulator --api-key, --client-id).
 API_KEY = "sk_test_default"
 CLIENT_ID = "client_emulator"
-ALICE, BOB, CAROL = "alice@acme.com", "bob@globex.com", "carol@example.com"
-ACME, GLOBEX = "org_acme", "org_globex"
-MINT = "POST /client/token"
+MINT = "POST /client/token"  # the widget token mint, as the request log names the route
 
 
 class EmulatorControl:
