@@ -142,9 +142,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         app.extensions["events_poller"] = poller
         poller.start()
 
-    ops.init_request_ids(app)
-    ops.init_token_metrics(app)
-    ops.init_refusal_metrics(app)
+    ops.init_request_hooks(app)
     csp = content_security_policy(settings.graphql_origin, settings.workos_origin)
     init_security_headers(app, csp, hsts=settings.session_cookie_secure)
     init_body_limit(app)

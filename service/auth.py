@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from flask import Blueprint, Flask, Request, current_app, request, session
-from flask_login import LoginManager, UserMixin, current_user
+from flask_login import LoginManager, UserMixin, current_user, user_accessed
 
 from service.errors import ApiError
 from service.session_records import SessionRecord
@@ -17,7 +17,24 @@ from service.sessions import Sessions
 from service.workos import WorkOSClient
 
 bp = Blueprint("auth", __name__)
-login_manager = LoginManager()
+
+
+class RecordLoginManager(LoginManager):
+    """flask-login whose one source of a user is the session record (the request loader).
+
+    The base class also checks "session protection" (a hash of address and user agent made on
+    every request, ~30 us) and a remember-me cookie: features of sessions kept in the cookie,
+    which server-side records replace.
+    """
+
+    def _load_user(self) -> None:
+        # current_app is typed as the Flask app, but it is a proxy: the signal is sent with the
+        # app itself, as flask-login's own _load_user does.
+        user_accessed.send(current_app._get_current_object())  # type: ignore[attr-defined]
+        return self._update_request_context_with_user(self._load_user_from_request(request))
+
+
+login_manager = RecordLoginManager()
 
 
 class User(UserMixin):

@@ -15,16 +15,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from flask import Flask, Request, has_request_context, request
+from cachetools import LRUCache
+from flask import Flask, Request, Response, has_request_context, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from service.keys import derive
+from service.security import add_vary
 
 SALT = "gts-session-cookie"
+# Verified cookie values kept decoded: a browser sends the same value on every request until
+# the session changes, so its signature is checked once. A value is only ever cached after
+# its signature verified; the bound keeps memory small (a value is under 1 KB).
+VERIFIED_MAX = 4096
 
 
 class CookieSessionInterface(SecureCookieSessionInterface):
@@ -45,6 +52,8 @@ class CookieSessionInterface(SecureCookieSessionInterface):
             serializer=json,
             signer_kwargs={"key_derivation": "none", "digest_method": hashlib.sha256},
         )
+        self._verified: LRUCache = LRUCache(VERIFIED_MAX)
+        self._lock = threading.Lock()  # cachetools caches are not thread-safe
 
     # Flask declares a URLSafeTimedSerializer here; ours is untimed on purpose (see above).
     # Only Flask's open_session uses the timed API (loads max_age=), and it is replaced below.
@@ -58,11 +67,27 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
-        try:
-            data = serializer.loads(value)
-        except BadSignature:
-            return self.session_class()
-        return self.session_class(data if isinstance(data, dict) else {})
+        with self._lock:
+            data = self._verified.get(value)
+        if data is None:
+            try:
+                data = serializer.loads(value)
+            except BadSignature:
+                return self.session_class()
+            if not isinstance(data, dict):
+                return self.session_class()
+            with self._lock:
+                self._verified[value] = data
+        # A copy: the request may change its session; the cached value must not change.
+        return self.session_class(json.loads(json.dumps(data)) if "flows" in data else data.copy())
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask's save_session, skipped when nothing changed (the common case: a read)."""
+        if not session.modified:
+            if session.accessed:
+                add_vary(response, "Cookie")
+            return
+        super().save_session(app, session, response)
 
     def get_cookie_path(self, app: Flask) -> str:
         # Under a path prefix (X-Forwarded-Prefix behind a trusted proxy) the cookie is scoped

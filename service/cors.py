@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from service.security import add_vary
+
 ALLOWED_HEADERS = "X-CSRF, Content-Type, X-Request-ID"
 EXPOSED_HEADERS = "X-Request-ID, Retry-After"
 MAX_AGE = "600"  # seconds a browser may keep a granted preflight
@@ -20,6 +22,8 @@ def _covered() -> bool:
 
 def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
     """Answer preflights and add CORS headers for the allowed origins on the covered routes."""
+    if not origins:
+        return  # no origin is ever granted: nothing to answer, nothing to vary on
     allowed = frozenset(origins)
 
     def granted() -> str | None:
@@ -45,7 +49,7 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
         if not _covered():
             return response
         # Caches must not hand one origin's answer (with its CORS headers) to another.
-        response.vary.add("Origin")
+        add_vary(response, "Origin")
         origin = granted()
         if origin:
             response.headers["Access-Control-Allow-Origin"] = origin

@@ -31,6 +31,7 @@ class Metrics:
         self.token_requests = Counter(
             "gts_token_requests", "Token route answers by outcome", ["outcome"], registry=r
         )
+        self._outcomes: dict[str, Counter] = {}  # labelled children, looked up once each
         self.workos_requests = Counter(
             "gts_workos_requests",
             "WorkOS calls by route and status",
@@ -118,6 +119,14 @@ class Metrics:
         """Count the token broker's single-flight waits."""
         if event == "wait":
             self.singleflight_waits.inc()
+
+    def count_token_answer(self, outcome: str) -> None:
+        """One answer of the token route: hit, miss, or its error code."""
+        child = self._outcomes.get(outcome)
+        if child is None:
+            # labels() validates and locks on every call; the token route answers often.
+            child = self._outcomes[outcome] = self.token_requests.labels(outcome)
+        child.inc()
 
     def render(self) -> bytes:
         """Prometheus text for this process, or for every worker in multiprocess mode."""

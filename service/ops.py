@@ -5,10 +5,10 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
@@ -78,40 +78,27 @@ def configure_logging(level: str, fmt: str) -> None:
     logger.propagate = False
 
 
-def init_request_ids(app: Flask) -> None:
-    """Accept a plain X-Request-ID, otherwise make one; echo it on every response."""
+def init_request_hooks(app: Flask) -> None:
+    """Request ids (a caller's plain X-Request-ID, else a new one, echoed on every answer),
+    and what each answer counts: the token route's outcome, a refusal's route."""
+    metrics = app.extensions["metrics"]
 
     @app.before_request
     def _assign() -> None:
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
     @app.after_request
-    def _echo(response: Response) -> Response:
+    def _finish(response: Response) -> Response:
         if "request_id" in g:
             response.headers["X-Request-ID"] = g.request_id
-        return response
-
-
-def init_token_metrics(app: Flask) -> None:
-    """Count every answer of the token route by outcome: hit, miss, or its error code."""
-
-    @app.after_request
-    def _count(response: Response) -> Response:
+        error_code = g.get("error_code")
         if request.endpoint == "api.graphql_token":
-            outcome = g.get("token_outcome") or g.get("error_code") or str(response.status_code)
-            current_app.extensions["metrics"].token_requests.labels(outcome).inc()
-        return response
-
-
-def init_refusal_metrics(app: Flask) -> None:
-    """Count every 429 rate_limited answer by route (its endpoint name)."""
-
-    @app.after_request
-    def _count(response: Response) -> Response:
-        if g.get("error_code") == "rate_limited":
-            route = request.endpoint or "unknown"
-            current_app.extensions["metrics"].rate_limited.labels(route).inc()
+            # hit or miss (set by the route), else the error code the answer carried
+            outcome = g.get("token_outcome") or error_code or str(response.status_code)
+            metrics.count_token_answer(outcome)
+        if error_code == "rate_limited":
+            metrics.rate_limited.labels(request.endpoint or "unknown").inc()
         return response
 
 

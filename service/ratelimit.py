@@ -17,6 +17,7 @@ same link.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -53,7 +54,8 @@ class MemoryWindows:
 
     def __init__(self, items: list[RateLimitItem], clock: Callable[[], float] = time.time):
         longest = max(item.get_expiry() for item in items)
-        self._items = items
+        # (window length, amount, key prefix) per item, worked out once: hit() is on the hot path.
+        self._windows = [(item.get_expiry(), item.amount, item.key_for("")) for item in items]
         self._counts: TTLCache = TTLCache(MAX_LOCAL_KEYS, ttl=longest, timer=clock)
         self._clock = clock
         self._lock = threading.Lock()
@@ -61,13 +63,13 @@ class MemoryWindows:
     def hit(self, key: str) -> list[float | None]:
         """Count one hit per window; None for a window within its limit, else its end (epoch)."""
         resets: list[float | None] = []
-        for item in self._items:
-            length = item.get_expiry()
-            window = math.floor(self._clock() / length)
-            slot = (item.key_for(key), window)
+        now = self._clock()
+        for length, amount, prefix in self._windows:
+            window = math.floor(now / length)
+            slot = (prefix, key, window)
             with self._lock:
                 count = self._counts[slot] = self._counts.get(slot, 0) + 1
-            resets.append(None if count <= item.amount else (window + 1) * length)
+            resets.append(None if count <= amount else (window + 1) * length)
         return resets
 
 
@@ -114,12 +116,16 @@ class RateLimit:
         self._message = message
         self._local = MemoryWindows(items, clock)
         self._shared = RedisWindows(items, link) if link is not None else None
-        self._names = derive(secret_key, "rate-limit-names")
+        names = derive(secret_key, "rate-limit-names")
+        # Keyed, so that counters kept in Redis name no user, and the name is a hash tag; kept
+        # per caller, since the same caller is counted on every request.
+        self._key = functools.lru_cache(maxsize=MAX_LOCAL_KEYS)(
+            lambda who: mac(names, "rl", who)[:32]
+        )
 
     def check(self, who: str) -> None:
         """Count one request of `who`; raise 429 rate_limited with Retry-After when over."""
-        # Keyed, so that counters kept in Redis name no user, and the name is a hash tag.
-        key = mac(self._names, "rl", who)[:32]
+        key = self._key(who)
         resets = None
         if self._shared is not None:
             try:

@@ -20,6 +20,7 @@ import { createTokenClient, TokenError } from './graphql-token.js';
 import { createMembersTable } from './members.js';
 import { createOutageNotice, formatCountdown, isOutage, secondsLeft } from './outage.js';
 import { createResultView } from './result.js';
+import { serviceRequest } from './service-fetch.js';
 
 export { describeErrors, summarize } from './result.js';
 export { secondsLeft };
@@ -163,11 +164,7 @@ function main() {
     state.sessionStale = false;
     state.sessionCheckedAt = performance.now();
     try {
-      const response = await fetch(`${base}/api/session`, {
-        headers: { 'X-CSRF': '1', Accept: 'application/json' },
-        credentials: 'same-origin',
-        cache: 'no-store',
-      });
+      const response = await fetch(`${base}/api/session`, serviceRequest());
       if (response.status === 401) return leave();
       if (response.ok) renderSession(await response.json());
     } catch {
@@ -222,13 +219,10 @@ function main() {
     say('Switching organization…');
     let switched = false;
     try {
-      const response = await fetch(`${base}/api/organization`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF': '1' },
-        credentials: 'same-origin',
-        cache: 'no-store',
-        body: JSON.stringify({ organization_id: id }),
-      });
+      const response = await fetch(
+        `${base}/api/organization`,
+        serviceRequest({ method: 'POST', body: { organization_id: id } }),
+      );
       const answer = await response.json().catch(() => null);
       if (response.status === 401) return leave();
       if (!response.ok) {

@@ -7,6 +7,8 @@ credentialed fetches; a front end on another site needs SameSite=None; Secure (R
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from emulator.stack import ROOT, free_port
@@ -17,7 +19,13 @@ SPA_PORT = free_port()
 SPA_ORIGIN = f"http://127.0.0.1:{SPA_PORT}"
 OTHER_PORT = free_port()  # an origin the service does not list
 SERVICE_ENV = {"CORS_ALLOWED_ORIGINS": SPA_ORIGIN}
-CLIENT = (ROOT / "service" / "static" / "graphql-token.js").read_bytes()
+STATIC = ROOT / "service" / "static"
+# The browser client is several modules: the front end serves each one the npm package ships.
+CLIENT = {
+    f"/{name}": (STATIC / name).read_bytes()
+    for name in json.loads((STATIC / "package.json").read_text())["files"]
+    if name.endswith(".js")
+}
 PAGE = b"""<!doctype html>
 <meta charset="utf-8"><title>front end</title><link rel="icon" href="data:,">
 <script type="module">
@@ -34,8 +42,8 @@ def _front_end(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/":
         body, kind = PAGE, "text/html; charset=utf-8"
-    elif path == "/graphql-token.js":
-        body, kind = CLIENT, "text/javascript"
+    elif path in CLIENT:
+        body, kind = CLIENT[path], "text/javascript"
     else:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]

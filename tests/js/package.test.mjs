@@ -9,7 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const PACKAGE_DIR = fileURLToPath(new URL('../../service/static/', import.meta.url));
-const SOURCE = readFileSync(join(PACKAGE_DIR, 'graphql-token.js'), 'utf8');
+const MANIFEST = JSON.parse(readFileSync(join(PACKAGE_DIR, 'package.json'), 'utf8'));
+const MODULES = MANIFEST.files.filter((file) => file.endsWith('.js'));
+// The client is several modules; what it reads and emits is looked for in all of them.
+const SOURCE = MODULES.map((file) => readFileSync(join(PACKAGE_DIR, file), 'utf8')).join('\n');
 const TYPES = readFileSync(join(PACKAGE_DIR, 'graphql-token.d.ts'), 'utf8');
 const DECLARATIONS = TYPES.replace(/\/\*[\s\S]*?\*\//g, ''); // without comments, whose prose may hold brackets
 const HAS_NPM = spawnSync('npm', ['--version']).status === 0;
@@ -31,14 +34,13 @@ describe('npm pack', { skip: NO_NPM }, () => {
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  test('the package holds the client, its declarations and package.json only', () => {
+  test('the package holds the client modules, its declarations and package.json only', () => {
     const [packed] = JSON.parse(npm(['pack', '--dry-run', '--json'], PACKAGE_DIR));
     assert.equal(packed.name, '@gts/graphql-token');
-    assert.deepEqual(packed.files.map((file) => file.path).sort(), [
-      'graphql-token.d.ts',
-      'graphql-token.js',
-      'package.json',
-    ]);
+    assert.deepEqual(
+      packed.files.map((file) => file.path).sort(),
+      [...MANIFEST.files, 'package.json'].sort(),
+    );
   });
 
   test('a project that installs the packed file imports it by name', () => {
@@ -96,6 +98,26 @@ function declaredMembers(header) {
   }
   return new Set([...body.matchAll(/^\s*(\w+)\??[(:<]/gm)].map((match) => match[1]));
 }
+
+/** The modules `entry` imports, itself included, following relative imports. */
+function importClosure(entry) {
+  const seen = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(join(PACKAGE_DIR, file), 'utf8');
+    for (const [, imported] of text.matchAll(/^(?:import|export)\b[^;]*?from '\.\/([\w.-]+)'/gm)) visit(imported);
+  };
+  visit(entry);
+  return [...seen];
+}
+
+describe('the package lists its modules', () => {
+  test('`files` names every module the client imports, and no other', () => {
+    assert.deepEqual(importClosure('graphql-token.js').sort(), [...MODULES].sort());
+    assert.ok(MANIFEST.files.includes('graphql-token.d.ts'));
+  });
+});
 
 describe('the declarations match the code', () => {
   test('every runtime export is declared, and nothing more', async () => {

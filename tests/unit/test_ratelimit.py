@@ -4,6 +4,7 @@ import logging
 import re
 
 import pytest
+from limits import parse_many
 
 from emulator.stack import start_redis
 from service.errors import ApiError
@@ -98,7 +99,7 @@ def test_redis_down_falls_back_to_memory_and_comes_back(redis_url, caplog):
 def test_memory_windows_reset_when_the_window_ends():
     clock = FakeClock(60 * 16_667 + 20.0)  # 20 s into a minute window
     limit = RateLimit("2/minute", None, SECRET)
-    limit._local = MemoryWindows(limit._local._items, clock=clock)
+    limit._local = MemoryWindows(parse_many("2/minute"), clock=clock)
     limit.check("u")
     limit.check("u")
     with pytest.raises(ApiError):
