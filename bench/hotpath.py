@@ -29,7 +29,7 @@ CSRF = {"X-CSRF": "1"}
 # label: (function name, file suffix), summed as cumulative time over a profiled cache hit.
 HIT_PARTS = {
     "rate limit (limits)": ("check", "service/ratelimit.py"),
-    "session cookie re-signed (save_session)": ("save_session", "flask/sessions.py"),
+    "session cookie re-signed (save_session)": ("save_session", "service/cookie.py"),
     "session cookie read (open_session)": ("open_session", "service/cookie.py"),
     "session record (Sessions.get, 1 s copy)": ("get", "service/sessions.py"),
     "token view (graphql_token)": ("graphql_token", "service/api.py"),
