@@ -22,6 +22,8 @@ from datetime import datetime
 
 import redis
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from bench.report import Row
 from bench.stack import HIGH_RATE_LIMIT, TOKEN_ROUTE, Stack, bench_user
@@ -58,6 +60,10 @@ def _until_token(url: str, cookie: str, t0: list[float], go: threading.Event) ->
     name, _, value = cookie.partition("=")
     http = requests.Session()
     http.cookies.set(name, value)
+    # A client waits out Retry-After (up to a minute) between asks, longer than gunicorn keeps
+    # an idle connection: a reused one may be reset as it is closed. The GET is safe to resend.
+    retry = Retry(total=2, connect=2, read=2, allowed_methods={"GET"}, backoff_factor=0.1)
+    http.mount("http://", HTTPAdapter(max_retries=retry))
     go.wait()
     started = t0[0]
     asks, statuses = 0, {}
