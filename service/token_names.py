@@ -17,6 +17,15 @@ from service.sealing import Sealer
 from service.token_store import CachedToken, TokenKey
 
 Keys = tuple[bytes, bytes]  # (names key, hash-tag key) of one SECRET_KEY
+# Hex digits of an HMAC kept in a token's name, index entry and organization tag: 128 bits
+# name an entry uniquely, and each of those strings is stored two or three times per token.
+SHORT = 32
+
+
+def _binding(name: str) -> str:
+    """What a sealed value carries of its name: the name's own HMAC part (the session's tag
+    is in it too, through the MAC), so a value copied under another name does not open."""
+    return name.rpartition(":")[2]
 
 
 class TokenNames:
@@ -44,7 +53,7 @@ class TokenNames:
 
     def token(self, key: TokenKey, keys: Keys | None = None) -> str:
         """The name of a token entry."""
-        tag, name = self._tag(key[0], keys), self._mac("tok", *key, keys=keys)
+        tag, name = self._tag(key[0], keys), self._mac("tok", *key, keys=keys)[:SHORT]
         return f"{self._prefix}:tok:{tag}:{name}"
 
     def session(self, session_id: str, keys: Keys | None = None) -> str:
@@ -53,16 +62,16 @@ class TokenNames:
 
     def lock(self, key: TokenKey) -> str:
         """The name of a token key's single-flight lock."""
-        return f"{self._prefix}:lock:{self._tag(key[0])}:{self._mac('tok', *key)}"
+        return f"{self._prefix}:lock:{self._tag(key[0])}:{self._mac('tok', *key)[:SHORT]}"
 
     def org(self, organization_id: str, keys: Keys | None = None) -> str:
         """An organization's tag in a session's token index."""
-        return self._mac("org", organization_id, keys=keys)
+        return self._mac("org", organization_id, keys=keys)[:SHORT]
 
     def seal(self, name: str, entry: CachedToken) -> str:
         """The sealed value of an entry, bound to its name."""
         body = {
-            "k": name,
+            "k": _binding(name),
             "token": entry.token,
             "expires_at": entry.expires_at,
             "serve_until": entry.serve_until,
@@ -75,7 +84,7 @@ class TokenNames:
             opened = self._sealer.unseal(value.decode("ascii"))
             body = json.loads(opened) if opened is not None else None
             # Bound to its key name: a value copied under another session's key is refused.
-            if not isinstance(body, dict) or body.get("k") != name:
+            if not isinstance(body, dict) or body.get("k") != _binding(name):
                 return None
             token = body["token"]
             if not isinstance(token, str) or not token:

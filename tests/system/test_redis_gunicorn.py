@@ -127,7 +127,7 @@ def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_server, raw,
     names = [k.decode() for k in raw.keys("gts:*")]
     tag = r"\{[0-9a-f]{64}\}"  # a session's hash tag (one cluster slot)
     opaque = (
-        rf"gts:(su|sx|so):[0-9a-f]{{64}}|gts:(s|sess):{tag}|gts:tok:{tag}:[0-9a-f]{{64}}"
+        rf"gts:(su|sx|so):[0-9a-f]{{64}}|gts:(s|sess):{tag}|gts:tok:{tag}:[0-9a-f]{{32}}"
         r"|gts:rl:\{[0-9a-f]{32}\}:\d+-\d+-[a-z]+"
         r"|gts:v:[0-9a-f]{64}|gts:wb:\{[0-9a-f]{32}\}:(a|g|p:[0-9a-f]{16})"
     )

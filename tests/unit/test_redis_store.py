@@ -81,7 +81,7 @@ def test_key_names_are_hashed_and_reveal_nothing(raw, redis_server, stores):
     assert len(names) == 4  # two tokens, the session index, the lock
     for name in names:
         assert re.fullmatch(
-            r"gts:(tok|lock):\{[0-9a-f]{64}\}:[0-9a-f]{64}|gts:sess:\{[0-9a-f]{64}\}", name
+            r"gts:(tok|lock):\{[0-9a-f]{64}\}:[0-9a-f]{32}|gts:sess:\{[0-9a-f]{64}\}", name
         ), name
         for secret in (SESSION, USER, ORG, OTHER_ORG, "4f2a9c", "ALICE", "ACME"):
             assert secret.lower() not in name.lower()
