@@ -86,10 +86,7 @@ class SqliteSessionStore:
     def get(self, session_id: str) -> SessionRecord | None:
         """The live record, or None."""
         with self._read() as db:
-            row = db.execute(
-                "SELECT g, b FROM sessions WHERE k = ? AND expires_at > ?",
-                (self._name("s", session_id), self._clock()),
-            ).fetchone()
+            row = self._live_row(db, self._name("s", session_id))
         if row is None:
             return self._migrate(session_id)
         return self._open(row, session_id)
@@ -99,9 +96,7 @@ class SqliteSessionStore:
         self._migrate(session_id)
         k = self._name("s", session_id)
         with self._write() as db:
-            row = db.execute(
-                "SELECT g, b FROM sessions WHERE k = ? AND expires_at > ?", (k, self._clock())
-            ).fetchone()
+            row = self._live_row(db, k)
             record = None if row is None else self._open(row, session_id)
             if record is None:
                 return None
@@ -121,11 +116,8 @@ class SqliteSessionStore:
         self._migrate(session_id)
         k = self._name("s", session_id)
         with self._write() as db:
-            row = db.execute(
-                "SELECT g, b FROM sessions WHERE k = ? AND expires_at > ?", (k, self._clock())
-            ).fetchone()
-            db.execute("DELETE FROM sessions WHERE k = ?", (k,))
-            db.execute("DELETE FROM session_orgs WHERE k = ?", (k,))
+            row = self._live_row(db, k)
+            self._remove(db, k)
         return None if row is None else self._open(row, session_id)
 
     def find(
@@ -248,22 +240,32 @@ class SqliteSessionStore:
 
     def _migrate(self, session_id: str) -> SessionRecord | None:
         """Move a record kept under a former key's names to the current ones; None if none."""
-        query = "SELECT g, b FROM sessions WHERE k = ? AND expires_at > ?"
         for key in self._old_names:
             k = self._name("s", session_id, key)
             with self._read() as db:  # a read first: update() and delete() ask on every call
-                if db.execute(query, (k, self._clock())).fetchone() is None:
+                if self._live_row(db, k) is None:
                     continue
             with self._write() as db:
-                row = db.execute(query, (k, self._clock())).fetchone()
+                row = self._live_row(db, k)
                 record = None if row is None else self._open(row, session_id)
                 if record is None:
                     continue
-                db.execute("DELETE FROM sessions WHERE k = ?", (k,))
-                db.execute("DELETE FROM session_orgs WHERE k = ?", (k,))
+                self._remove(db, k)
                 self._insert(db, record)
             return record
         return None
+
+    def _live_row(self, db: sqlite3.Connection, k: str) -> tuple | None:
+        """(gen, sealed body) of the record named k while it lives, else None."""
+        row: tuple | None = db.execute(
+            "SELECT g, b FROM sessions WHERE k = ? AND expires_at > ?", (k, self._clock())
+        ).fetchone()
+        return row
+
+    @staticmethod
+    def _remove(db: sqlite3.Connection, k: str) -> None:
+        db.execute("DELETE FROM sessions WHERE k = ?", (k,))
+        db.execute("DELETE FROM session_orgs WHERE k = ?", (k,))
 
     def _open(self, row: tuple, session_id: str | None = None) -> SessionRecord | None:
         body = self._sealer.unseal(row[1])
