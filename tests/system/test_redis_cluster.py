@@ -16,17 +16,13 @@ from collections import Counter
 import pytest
 import redis
 import requests
-from flask import Flask
 
 from emulator.control_client import MINT
-from emulator.stack import service_env, sign_in_over_http, start_service
-from service.cookie import CookieSessionInterface
+from emulator.stack import start_service
 from service.keys import derive, session_tag
-from tests.seed_names import ALICE
 from tests.support import require_tool, start_cluster_node, start_redis_cluster, wait_cluster_ok
+from tests.system.service_http import CSRF, SECRET, cookie_content, get_token, signed_in
 
-CSRF = {"X-CSRF": "1"}
-SECRET = service_env("http://unused", 0)["SECRET_KEY"]  # start_service's fixed SECRET_KEY
 # /readyz names the stores only to the holder of METRICS_TOKEN (and /metrics then needs it).
 METRICS_TOKEN = "metrics-token-0123456789"
 OPS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
@@ -74,19 +70,9 @@ def services(tmp_path, cluster):
         proc.stop()
 
 
-def get_token(url: str, cookies: dict[str, str]) -> requests.Response:
-    return requests.get(url + "/api/graphql-token", headers=CSRF, cookies=cookies, timeout=30)
-
-
-def signed_in(url: str, email: str = ALICE) -> dict[str, str]:
-    with sign_in_over_http(url, email) as http:
-        return http.cookies.get_dict()
-
-
 def session_id_of(cookies: dict[str, str]) -> str:
     """The session id inside the signed (not encrypted, maybe compressed) cookie."""
-    serializer = CookieSessionInterface(SECRET).get_signing_serializer(Flask("decode"))
-    return serializer.loads(cookies["gts"])["session_id"]
+    return cookie_content(cookies["gts"])["session_id"]
 
 
 def b64json(part: str) -> dict:

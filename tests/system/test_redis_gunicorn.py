@@ -12,16 +12,12 @@ import time
 
 import pytest
 import requests
-from flask import Flask
 
 from emulator.control_client import MINT
-from emulator.stack import service_env, sign_in_over_http, start_redis, start_service
-from service.cookie import CookieSessionInterface
-from tests.seed_names import ALICE
+from emulator.stack import start_redis, start_service
 from tests.support import require_tool
+from tests.system.service_http import CSRF, cookie_content, get_token, signed_in
 
-CSRF = {"X-CSRF": "1"}
-SECRET = service_env("http://unused", 0)["SECRET_KEY"]  # start_service's fixed SECRET_KEY
 # How late an eviction made on one master takes effect on another (the store's local_ttl).
 EVICTION_BOUND = 1.0
 # How long a worker waits before trying Redis again after an outage (retry_interval).
@@ -46,23 +42,6 @@ def services(tmp_path):
     yield start
     for proc in started:
         proc.stop()
-
-
-def get_token(url: str, cookies: dict[str, str]) -> requests.Response:
-    return requests.get(url + "/api/graphql-token", headers=CSRF, cookies=cookies, timeout=30)
-
-
-def signed_in(url: str, email: str = ALICE) -> dict[str, str]:
-    """A fresh session's cookies (each sign-in is a new session id)."""
-    with sign_in_over_http(url, email) as http:
-        return http.cookies.get_dict()
-
-
-def session_of(cookies: dict[str, str]) -> dict:
-    """The signed session cookie's content, read with the service's SECRET_KEY."""
-    return (
-        CookieSessionInterface(SECRET).get_signing_serializer(Flask("decode")).loads(cookies["gts"])
-    )
 
 
 def test_four_workers_mint_once_per_session_in_a_cold_burst(upstream, redis_server, raw, services):
@@ -121,7 +100,7 @@ def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_server, raw,
     cookies = signed_in(url)
     answer = get_token(url, cookies).json()
     token = answer["token"]
-    content = session_of(cookies)
+    content = cookie_content(cookies["gts"])
     revealing = [content["session_id"], "user_alice", "org_acme", "alice@acme.com"]
 
     names = [k.decode() for k in raw.keys("gts:*")]

@@ -20,11 +20,11 @@ import pytest
 import requests
 
 from emulator.control_client import API_KEY, MINT
-from emulator.stack import sign_in_over_http, start_redis, start_service
-from tests.seed_names import ALICE, CAROL
+from emulator.stack import start_redis, start_service
+from tests.seed_names import CAROL
 from tests.support import require_tool
+from tests.system.service_http import CSRF, get_token, signed_in
 
-CSRF = {"X-CSRF": "1"}
 API = {"Authorization": f"Bearer {API_KEY}"}
 WEBHOOK_SECRET = "whsec_system_tests_0123456789abcdef"
 BURST_OK = {"TOKEN_RATE_LIMIT": "100000/minute"}  # the watchers ask many times a second
@@ -92,22 +92,11 @@ def deploy(tmp_path, upstream):
         proc.stop()
 
 
-def token(url: str, cookies: dict[str, str]) -> requests.Response:
-    """The token route over a new connection (so requests spread over the workers)."""
-    return requests.get(url + "/api/graphql-token", headers=CSRF, cookies=cookies, timeout=30)
-
-
 def outcome(response: requests.Response) -> tuple[int, str | None]:
     """(status, error code); a 200's body (a token) is never kept."""
     if response.status_code == 200:
         return 200, None
     return response.status_code, response.json().get("error")
-
-
-def signed_in(url: str, email: str = ALICE) -> dict[str, str]:
-    """A fresh browser's cookies after a real sign-in."""
-    with sign_in_over_http(url, email) as http:
-        return http.cookies.get_dict()
 
 
 def newest_sid(emulator_url: str, user_id: str = "user_alice") -> str:
@@ -237,7 +226,7 @@ def test_session_revoked_at_workos_signs_out_on_every_worker_in_time(
     assert len({sid for _, sid in sessions}) == SESSIONS
     for cookies, _ in sessions:
         for url in urls:
-            assert token(url, cookies).status_code == 200
+            assert get_token(url, cookies).status_code == 200
 
     times = []
     for n, (cookies, sid) in enumerate(sessions[:REPEATS]):
@@ -253,7 +242,7 @@ def test_session_revoked_at_workos_signs_out_on_every_worker_in_time(
     # Only the revoked WorkOS sessions ended.
     for cookies, _ in sessions[REPEATS:]:
         for url in urls:
-            assert token(url, cookies).status_code == 200
+            assert get_token(url, cookies).status_code == 200
     assert max(times) <= bound, times
 
 
@@ -276,7 +265,7 @@ def test_deleted_membership_is_refused_by_workos_not_served_from_cache(
         cookies = signed_in(urls[0])
         for url in urls:  # tokens cached everywhere (on SQLite each worker mints its own)
             for _ in range(10):
-                assert token(url, cookies).status_code == 200
+                assert get_token(url, cookies).status_code == 200
         upstream.clear_log()
 
         def delete(membership_id=membership["id"]):
@@ -294,7 +283,7 @@ def test_deleted_membership_is_refused_by_workos_not_served_from_cache(
         assert (403, "not_a_member") in after
         assert refused_mints(upstream) >= 1
         for url in urls:
-            assert outcome(token(url, cookies))[0] == 403
+            assert outcome(get_token(url, cookies))[0] == 403
     record(figures, hosts, source, "membership deleted -> 403", times, WEBHOOK_BOUND)
     assert max(times) <= WEBHOOK_BOUND, times
 
@@ -331,7 +320,7 @@ def test_deactivated_membership_makes_the_next_token_request_ask_workos(deploy, 
     urls = deploy("sqlite", "webhook", events=("organization_membership.updated",))
     cookies = signed_in(urls[0])
     for _ in range(10):  # new connections: both workers mint and cache a token
-        assert token(urls[0], cookies).status_code == 200
+        assert get_token(urls[0], cookies).status_code == 200
     upstream.clear_log()
 
     def deactivate():

@@ -11,18 +11,16 @@ import concurrent.futures
 import json
 import re
 import time
-import zlib
 
 import pytest
 import requests
-from itsdangerous import base64_decode
 
 from emulator.control_client import MINT
 from emulator.stack import sign_in_over_http, start_emulator, start_redis, start_service
 from tests.seed_names import ALICE
 from tests.support import require_tool
+from tests.system.service_http import CSRF, cookie_content, get_token, signed_in
 
-CSRF = {"X-CSRF": "1"}
 # The token route is rate limited per user; these tests send more on purpose.
 BURST_OK = {"TOKEN_RATE_LIMIT": "100000/minute"}
 # How late a change made by one process is seen by another (Sessions' in-process copy).
@@ -32,20 +30,9 @@ COOKIE_BOUND = 1024  # bytes: every Set-Cookie the service sends for the 200-mem
 MEMBERSHIPS = 200
 
 
-def token(url: str, cookies: dict[str, str]) -> requests.Response:
-    """The token route over a new connection (so requests spread over the workers)."""
-    return requests.get(url + "/api/graphql-token", headers=CSRF, cookies=cookies, timeout=30)
-
-
 def whoami(url: str, cookies: dict[str, str]) -> requests.Response:
     """GET /api/session over a new connection."""
     return requests.get(url + "/api/session", headers=CSRF, cookies=cookies, timeout=30)
-
-
-def signed_in(url: str, email: str = ALICE) -> dict[str, str]:
-    """A fresh browser's cookies after a real sign-in."""
-    with sign_in_over_http(url, email) as http:
-        return http.cookies.get_dict()
 
 
 def sign_out(url: str, cookies: dict[str, str]) -> None:
@@ -66,19 +53,10 @@ def sign_in_and_out(url: str) -> None:
     """One more browser signs in and out for real (over HTTP, through gunicorn)."""
     with requests.Session() as http:
         sign_in_over_http(url, ALICE, session=http)
-        assert "session_id" in _cookie_content(http.cookies.get("gts", ""))
+        assert "session_id" in cookie_content(http.cookies.get("gts", ""))
         response = http.post(url + "/logout", headers=CSRF, allow_redirects=False, timeout=30)
         assert response.status_code == 302
-        assert "session_id" not in _cookie_content(http.cookies.get("gts", ""))
-
-
-def _cookie_content(value: str) -> dict:
-    """The cookie's payload, unverified (tests read it; the service checks the signature)."""
-    if not value:
-        return {}
-    compressed = value.startswith(".")
-    raw = base64_decode(value.lstrip(".").split(".")[0])
-    return json.loads(zlib.decompress(raw) if compressed else raw)
+        assert "session_id" not in cookie_content(http.cookies.get("gts", ""))
 
 
 @pytest.fixture
@@ -103,7 +81,7 @@ def poll_until_401(urls: list[str], cookies: dict[str, str], bound: float) -> fl
     last_ok = None
     while time.monotonic() - started < bound + COPY_SECONDS:
         for url in urls:
-            response = token(url, cookies)
+            response = get_token(url, cookies)
             if response.status_code != 401:
                 assert response.status_code == 200, response.status_code
                 last_ok = time.monotonic() - started
@@ -132,7 +110,7 @@ def test_sqlite_signed_out_copy_stays_out_after_1000_sign_outs_and_a_restart(
     port = int(url.rsplit(":", 1)[1])
     victim = signed_in(url)
     kept = signed_in(url)
-    assert token(url, victim).status_code == 200
+    assert get_token(url, victim).status_code == 200
     before, seen_at = whoami(url, kept).json(), time.monotonic()
     copy = dict(victim)  # what an attacker took before the sign-out
     sign_out(url, victim)
@@ -149,7 +127,7 @@ def test_sqlite_signed_out_copy_stays_out_after_1000_sign_outs_and_a_restart(
         f"{took:.1f} s ({SIGN_OUTS / took:.0f}/s)"
     )
     # Replayed on new connections, so both workers answer some of them.
-    replays = [token(url, copy) for _ in range(20)]
+    replays = [get_token(url, copy) for _ in range(20)]
     for response in replays:
         assert_unauthenticated(response)
     assert_unauthenticated(whoami(url, copy))
@@ -159,7 +137,7 @@ def test_sqlite_signed_out_copy_stays_out_after_1000_sign_outs_and_a_restart(
     assert url.endswith(f":{port}")
     upstream.clear_log()
     for _ in range(20):
-        assert_unauthenticated(token(url, copy))
+        assert_unauthenticated(get_token(url, copy))
     assert upstream.count(MINT) == 0
 
     # Records are on disk: the session that was not signed out is the same one after it.
@@ -170,7 +148,7 @@ def test_sqlite_signed_out_copy_stays_out_after_1000_sign_outs_and_a_restart(
     # The same record: its expiry did not move (a new sign-in would have a full lifetime).
     elapsed = time.monotonic() - seen_at
     assert abs(before["expires_in"] - after.json()["expires_in"] - elapsed) <= 2
-    assert token(url, kept).status_code == 200
+    assert get_token(url, kept).status_code == 200
 
 
 # -- 2. Redis, two masters: sign-out on A is sign-out on B, and FLUSHALL signs nobody in ----
@@ -190,18 +168,24 @@ def test_redis_sign_out_on_a_is_sign_out_on_b_and_flushall_signs_out_never_in(
         others = [signed_in(a), signed_in(b), signed_in(b)]
         for url in (a, b):  # every master has the victim's record in its copy
             for _ in range(4):
-                assert token(url, victim).status_code == 200
+                assert get_token(url, victim).status_code == 200
         for cookies in others:
-            assert token(a, cookies).status_code == 200 and token(b, cookies).status_code == 200
+            assert (
+                get_token(a, cookies).status_code == 200
+                and get_token(b, cookies).status_code == 200
+            )
 
         sign_out(a, victim)
         sign_out(a, unseen)
-        assert_unauthenticated(token(b, unseen))  # B never read it: no copy to outlive
+        assert_unauthenticated(get_token(b, unseen))  # B never read it: no copy to outlive
         late = poll_until_401([b, a], victim, COPY_SECONDS + 0.5)
         print(f"\nsign-out on A, replay on B: last 200 at {seconds(late)}, then only 401")
 
         for cookies in others:  # fresh copies everywhere: the worst case for FLUSHALL
-            assert token(a, cookies).status_code == 200 and token(b, cookies).status_code == 200
+            assert (
+                get_token(a, cookies).status_code == 200
+                and get_token(b, cookies).status_code == 200
+            )
         client = redis.Redis.from_url(redis_url)
         try:
             client.flushall()
@@ -209,8 +193,8 @@ def test_redis_sign_out_on_a_is_sign_out_on_b_and_flushall_signs_out_never_in(
             client.close()
         flushed = time.monotonic()
         for url in (a, b):
-            assert_unauthenticated(token(url, victim))
-            assert_unauthenticated(token(url, unseen))
+            assert_unauthenticated(get_token(url, victim))
+            assert_unauthenticated(get_token(url, unseen))
         # No record means signed out: every other session ends within the copy's age, and
         # nobody is signed back in (watched for a while on both masters).
         lasts = [poll_until_401([a, b], cookies, COPY_SECONDS + 0.5) for cookies in others]
@@ -223,7 +207,7 @@ def test_redis_sign_out_on_a_is_sign_out_on_b_and_flushall_signs_out_never_in(
 
         # The service itself goes on: a new sign-in works on both masters.
         fresh = signed_in(b)
-        assert token(a, fresh).status_code == 200 and token(b, fresh).status_code == 200
+        assert get_token(a, fresh).status_code == 200 and get_token(b, fresh).status_code == 200
     finally:
         redis_proc.stop()
 
