@@ -2,43 +2,45 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import wraps
-from typing import ParamSpec
+from json.encoder import encode_basestring_ascii
+from typing import Concatenate, ParamSpec
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from flask.typing import ResponseReturnValue
-from flask_login import current_user
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from service.auth import current_record, sessions
+from service.auth import sessions, signed_in_user
 from service.errors import ApiError, upstream_error_for
 from service.openapi import openapi_document
 from service.organizations import switch_organization_to
-from service.security import add_vary, csrf_token, require_csrf
-from service.tokens import TokenUnavailable
+from service.security import SESSION_ANSWER_HEADERS, csrf_token, require_csrf
+from service.session_records import SessionRecord
+from service.tokens import IssuedToken, TokenUnavailable
 from service.workos import WorkOSError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 P = ParamSpec("P")
 
 
-def session_route(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
-    """Signed in (else 401) and X-CSRF: 1 (else 403); answers are never cached."""
+def session_route(view: Callable[Concatenate[SessionRecord, P], Response]) -> Callable[P, Response]:
+    """Signed in (else 401) and X-CSRF: 1 (else 403); the view is given the session record,
+    and its answer is never cached."""
 
     @wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-        if not current_user.is_authenticated:
+        user = signed_in_user()
+        if user is None:
             raise ApiError(401, "unauthenticated", "Sign in first.")
         require_csrf(form=False, message="Send the header X-CSRF: 1.")
-        response = current_app.make_response(view(*args, **kwargs))
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
-        add_vary(response, "Cookie")
+        response = view(user.record, *args, **kwargs)
+        # Added in one step, Vary included: the views never set these themselves (CORS adds
+        # Origin to this Vary later), and this runs on every token request.
+        response.headers.extend(SESSION_ANSWER_HEADERS)
         return response
 
     return wrapper
@@ -46,15 +48,15 @@ def session_route(view: Callable[P, ResponseReturnValue]) -> Callable[P, Respons
 
 @bp.get("/graphql-token")
 @session_route
-def graphql_token() -> Response:
+def graphql_token(record: SessionRecord) -> Response:
     """A Client API token for the signed-in user and their current organization."""
+    extensions = current_app.extensions  # one context lookup: this is the hottest route
     # Per user across all their sessions, counted before any cache or WorkOS work.
-    current_app.extensions["rate_limit"].check(f"user:{current_user.id}")
-    record = current_record()
+    extensions["rate_limit"].check(f"user:{record.user_id}")
     organization = record.organization
     if not organization:
         raise ApiError(403, "no_organization", "You are not acting for any organization.")
-    broker = current_app.extensions["tokens"]
+    broker, metrics = extensions["tokens"], extensions["metrics"]
     try:
         issued = broker.get(record.token_session, record.user_id, organization["id"])
     except TokenUnavailable as exc:
@@ -73,27 +75,50 @@ def graphql_token() -> Response:
                 lambda r: replace(r.without(organization["id"]), organization=None),
             )
         raise error from None
-    g.token_outcome = "hit" if issued.cached else "miss"
+    metrics.count_token_answer("hit" if issued.cached else "miss")
     if not issued.cached:
-        current_app.extensions["metrics"].cache_entries.set(len(broker))
-    body = {
-        "token": issued.token,
-        "expires_at": datetime.fromtimestamp(issued.expires_at, UTC)
-        .isoformat()
-        .replace("+00:00", "Z"),
-        "expires_in": issued.expires_in(time.time()),
-        "organization_id": organization["id"],
-    }
-    # json.dumps straight into the response: jsonify's provider machinery costs more than the
-    # rest of a cache hit's view, and this body needs none of it.
-    return current_app.response_class(json.dumps(body), mimetype="application/json")
+        metrics.cache_entries.set(len(broker))
+    # Bytes straight into the response: jsonify's provider machinery costs more than the rest
+    # of a cache hit's view, and a str body is encoded again by the response.
+    return Response(token_body(issued, organization["id"]), mimetype="application/json")
+
+
+def token_body(issued: IssuedToken, organization_id: str) -> bytes:
+    """The token route's JSON answer: {token, expires_at, expires_in, organization_id}.
+
+    Written out rather than by json.dumps, which costs more than the rest of a cache hit's
+    view: the time is ISO 8601 and the seconds an int, so neither needs escaping; the strings
+    are escaped by json's own encoder (a token only when it holds more than JWT characters).
+    """
+    return (
+        f'{{"token": {json_token(issued.token)}, "expires_at": "{utc_iso(issued.expires_at)}", '
+        f'"expires_in": {issued.expires_in(time.time())}, '
+        f'"organization_id": {encode_basestring_ascii(organization_id)}}}'
+    ).encode()
+
+
+# The characters of a JWT: base64url and the dots between its parts.
+_JWT_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+
+
+def json_token(token: str) -> str:
+    """A token as a JSON string: quoted as it is when it is made of JWT characters only, which
+    need no escaping (json's encoder scans its kilobyte character by character on every hit)."""
+    if token.isascii() and not token.encode().translate(None, _JWT_CHARACTERS):
+        return f'"{token}"'
+    return encode_basestring_ascii(token)
+
+
+@functools.lru_cache(maxsize=4096)
+def utc_iso(epoch: float) -> str:
+    """An epoch time as ISO 8601 in UTC ("...Z"); a cached token shows the same one each hit."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 @bp.get("/session")
 @session_route
-def who_am_i() -> Response:
+def who_am_i(record: SessionRecord) -> Response:
     """The signed-in user, their organization and the ones they may switch to."""
-    record = current_record()
     return jsonify(
         user=record.user,
         organization=record.organization,
@@ -106,13 +131,13 @@ def who_am_i() -> Response:
 
 @bp.post("/organization")
 @session_route
-def switch_organization() -> Response:
+def switch_organization(record: SessionRecord) -> Response:
     """Act for another organization the user is an active member of (checked with WorkOS)."""
     body = request.get_json(silent=True)
     organization_id = body.get("organization_id") if isinstance(body, dict) else None
     if not isinstance(organization_id, str) or not 0 < len(organization_id) <= 200:
         raise ApiError(400, "invalid_request", 'Send JSON {"organization_id": "org_..."}.')
-    chosen = switch_organization_to(organization_id)
+    chosen = switch_organization_to(record, organization_id)
     return jsonify(organization_id=chosen["id"])
 
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import NoReturn
 
 from flask import Blueprint, Flask, Request, current_app, request, session
-from flask_login import LoginManager, UserMixin, current_user, user_accessed
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    user_accessed,
+    user_loaded_from_request,
+)
 
 from service.errors import ApiError
 from service.session_records import SessionRecord
@@ -28,10 +34,16 @@ class RecordLoginManager(LoginManager):
     """
 
     def _load_user(self) -> None:
-        # current_app is typed as the Flask app, but it is a proxy: the signal is sent with the
-        # app itself, as flask-login's own _load_user does.
-        user_accessed.send(current_app._get_current_object())  # type: ignore[attr-defined]
-        return self._update_request_context_with_user(self._load_user_from_request(request))
+        # current_app is typed as the Flask app, but it is a proxy: the signals are sent with
+        # the app itself, as flask-login's own _load_user does.
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        # Sent only when something listens: this runs on every signed-in request.
+        if user_accessed.receivers:
+            user_accessed.send(app)
+        user = self._request_callback(request)
+        if user is not None and user_loaded_from_request.receivers:
+            user_loaded_from_request.send(app, user=user)
+        self._update_request_context_with_user(user)
 
 
 login_manager = RecordLoginManager()
@@ -43,9 +55,22 @@ class User(UserMixin):
     def __init__(self, record: SessionRecord):
         self.record = record
         self.id = record.user_id
-        self.email = record.user.get("email", "")
-        self.first_name = record.user.get("first_name") or ""
-        self.last_name = record.user.get("last_name") or ""
+
+    # Read from the record when a page asks: the API routes never do.
+    @property
+    def email(self) -> str:
+        """The user's email address."""
+        return self.record.user.get("email", "")
+
+    @property
+    def first_name(self) -> str:
+        """The first name, or ""."""
+        return self.record.user.get("first_name") or ""
+
+    @property
+    def last_name(self) -> str:
+        """The last name, or ""."""
+        return self.record.user.get("last_name") or ""
 
     @property
     def display_name(self) -> str:
@@ -92,6 +117,12 @@ def sessions() -> Sessions:
 def current_record() -> SessionRecord:
     """The signed-in user's session record (call behind login_required or session_route)."""
     return current_user.record
+
+
+def signed_in_user() -> User | None:
+    """The signed-in user, or None; flask-login's current_user looked up once."""
+    user = current_user._get_current_object()
+    return user if user.is_authenticated else None
 
 
 def workos() -> WorkOSClient:

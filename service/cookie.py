@@ -28,10 +28,12 @@ from service.keys import derive
 from service.security import add_vary
 
 SALT = "gts-session-cookie"
-# Verified cookie values kept decoded: a browser sends the same value on every request until
-# the session changes, so its signature is checked once. A value is only ever cached after
-# its signature verified; the bound keeps memory small (a value is under 1 KB).
+# Cookie headers whose session cookie verified, kept with its decoded value: a browser sends
+# the same header on every request until the session changes, so its signature is checked
+# once. Only a header whose cookie verified is kept, and only a short one: at most
+# VERIFIED_MAX * VERIFIED_HEADER_MAX bytes (ours is under 1 KB; other cookies share the header).
 VERIFIED_MAX = 4096
+VERIFIED_HEADER_MAX = 4096
 
 
 class CookieSessionInterface(SecureCookieSessionInterface):
@@ -61,23 +63,27 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return self._serializer
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        serializer = self.get_signing_serializer(app)
-        if serializer is None:
-            return None
-        value = request.cookies.get(self.get_cookie_name(app))
-        if not value:
+        # Keyed by the whole Cookie header: a browser sends the same one on every request until
+        # something changes, so it is parsed (a regex over every cookie) and verified once.
+        header = request.environ.get("HTTP_COOKIE")
+        if not header:
             return self.session_class()
-        with self._lock:
-            data = self._verified.get(value)
-        if data is None:
+        try:
+            with self._lock:
+                data = self._verified[header]  # one lookup; get() asks __contains__ first
+        except KeyError:
+            value = request.cookies.get(self.get_cookie_name(app))
+            if not value:
+                return self.session_class()
             try:
-                data = serializer.loads(value)
+                data = self._serializer.loads(value)
             except BadSignature:
                 return self.session_class()
             if not isinstance(data, dict):
                 return self.session_class()
-            with self._lock:
-                self._verified[value] = data
+            if len(header) <= VERIFIED_HEADER_MAX:
+                with self._lock:
+                    self._verified[header] = data
         # A copy: the request may change its session; the cached value must not change.
         return self.session_class(json.loads(json.dumps(data)) if "flows" in data else data.copy())
 

@@ -80,7 +80,8 @@ def configure_logging(level: str, fmt: str) -> None:
 
 def init_request_hooks(app: Flask) -> None:
     """Request ids (a caller's plain X-Request-ID, else a new one, echoed on every answer),
-    and what each answer counts: the token route's outcome, a refusal's route."""
+    and what an error answer counts: the token route's outcome, a refusal's route. (The
+    token route counts its own hits and misses.)"""
     metrics = app.extensions["metrics"]
 
     @app.before_request
@@ -90,15 +91,16 @@ def init_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        if "request_id" in g:
-            response.headers["X-Request-ID"] = g.request_id
-        error_code = g.get("error_code")
-        if request.endpoint == "api.graphql_token":
-            # hit or miss (set by the route), else the error code the answer carried
-            outcome = g.get("token_outcome") or error_code or str(response.status_code)
-            metrics.count_token_answer(outcome)
-        if error_code == "rate_limited":
-            metrics.rate_limited.labels(request.endpoint or "unknown").inc()
+        request_id = g.get("request_id")
+        if request_id is not None:
+            response.headers["X-Request-ID"] = request_id
+        error_code = g.get("error_code")  # set by every error answer (errors.py)
+        if error_code is not None:
+            endpoint = request.endpoint or "unknown"
+            if endpoint == "api.graphql_token":
+                metrics.count_token_answer(error_code)
+            if error_code == "rate_limited":
+                metrics.rate_limited.labels(endpoint).inc()
         return response
 
 

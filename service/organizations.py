@@ -8,7 +8,7 @@ from dataclasses import replace
 from flask import current_app
 
 from service.errors import ApiError, upstream_error_for
-from service.session_records import SessionStore
+from service.session_records import SessionRecord, SessionStore
 from service.workos import WorkOSClient, WorkOSError
 
 # A switch within this long of the last listing (a sign-in's or another switch's) reuses it:
@@ -52,11 +52,10 @@ def _name(user_id: str) -> str:
     return "organizations:" + user_id
 
 
-def switch_organization_to(organization_id: str) -> dict:
-    """Make the signed-in user act for organization_id, an active membership of theirs."""
-    from service.auth import current_record, sessions
+def switch_organization_to(record: SessionRecord, organization_id: str) -> dict:
+    """Make the user of `record` act for organization_id, an active membership of theirs."""
+    from service.auth import sessions
 
-    record = current_record()
     current_app.extensions["switch_rate_limit"].check(f"switch:{record.user_id}")
     organizations = _remembered(record.user_id) or []
     chosen = _find(organizations, organization_id)

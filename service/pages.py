@@ -45,5 +45,5 @@ def switch_organization() -> ResponseReturnValue:
     organization_id = request.form.get("organization_id", "")
     if not 0 < len(organization_id) <= 200:
         raise ApiError(400, "invalid_request", "Choose an organization.")
-    switch_organization_to(organization_id)
+    switch_organization_to(current_user.record, organization_id)
     return redirect(url_for("pages.index"), 303)

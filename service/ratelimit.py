@@ -9,8 +9,9 @@ node, and different callers spread over the nodes:
 
     gts:rl:{<hmac(caller)>}:<amount>-<multiples>-<granularity>   one window's count
 
-In process, a cachetools TTLCache of window counters. While the RedisLink says Redis is down,
-counting falls back to process memory (the link logs the outage and tries again every 5 s).
+In process, a cachetools LRUCache of each caller's window counters. While the RedisLink says
+Redis is down, counting falls back to process memory (the link logs the outage and tries again
+every 5 s).
 A later counter (a sliding-window budget, say) is another class beside RedisWindows on the
 same link.
 """
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from cachetools import TTLCache
+from cachetools import LRUCache
 from limits import RateLimitItem, parse_many
 
 from service.errors import ApiError
@@ -50,13 +51,15 @@ return out
 
 
 class MemoryWindows:
-    """Fixed-window counters in process memory; old windows expire with the cache."""
+    """Fixed-window counters in process memory: one [window, count] pair per limit and caller,
+    the least recently counted callers dropped beyond MAX_LOCAL_KEYS."""
 
     def __init__(self, items: list[RateLimitItem], clock: Callable[[], float] = time.time):
-        longest = max(item.get_expiry() for item in items)
-        # (window length, amount, key prefix) per item, worked out once: hit() is on the hot path.
-        self._windows = [(item.get_expiry(), item.amount, item.key_for("")) for item in items]
-        self._counts: TTLCache = TTLCache(MAX_LOCAL_KEYS, ttl=longest, timer=clock)
+        # (window length, amount) per item, worked out once: hit() is on the hot path.
+        self._windows = [(item.get_expiry(), item.amount) for item in items]
+        # One LRU entry per caller, its pairs changed in place: a hit is one cache lookup (a
+        # TTLCache of (caller, window) counters cost two lookups and a store per limit).
+        self._counts: LRUCache = LRUCache(MAX_LOCAL_KEYS)
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -64,12 +67,17 @@ class MemoryWindows:
         """Count one hit per window; None for a window within its limit, else its end (epoch)."""
         resets: list[float | None] = []
         now = self._clock()
-        for length, amount, prefix in self._windows:
-            window = math.floor(now / length)
-            slot = (prefix, key, window)
-            with self._lock:
-                count = self._counts[slot] = self._counts.get(slot, 0) + 1
-            resets.append(None if count <= amount else (window + 1) * length)
+        with self._lock:
+            try:
+                pairs = self._counts[key]  # one lookup; get() asks __contains__ first
+            except KeyError:
+                pairs = self._counts[key] = [[-1.0, 0] for _ in self._windows]
+            for pair, (length, amount) in zip(pairs, self._windows, strict=True):
+                window = now // length
+                if pair[0] != window:  # a new window starts from zero
+                    pair[0], pair[1] = window, 0
+                pair[1] += 1
+                resets.append(None if pair[1] <= amount else (window + 1) * length)
         return resets
 
 

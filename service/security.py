@@ -11,6 +11,9 @@ from flask import Flask, Response, request, session
 from service.errors import ApiError
 
 CSRF_SESSION_KEY = "csrf_token"
+# Headers of answers that hold a session's data: no cache keeps them (Pragma for HTTP/1.0
+# caches), and they differ by cookie.
+SESSION_ANSWER_HEADERS = (("Cache-Control", "no-store"), ("Pragma", "no-cache"), ("Vary", "Cookie"))
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
@@ -44,8 +47,9 @@ def require_csrf(
 ) -> None:
     """The one CSRF check: the X-CSRF: 1 header (when `header`) or this session's form token
     (when `form`); else `status` csrf_required."""
-    # A custom header forces a CORS preflight, granted only to CORS_ALLOWED_ORIGINS.
-    if header and request.headers.get("X-CSRF") == "1":
+    # A custom header forces a CORS preflight, granted only to CORS_ALLOWED_ORIGINS. Read
+    # from the environ: request.headers would build its view of it on every API request.
+    if header and request.environ.get("HTTP_X_CSRF") == "1":
         return
     if form:
         expected = session.get(CSRF_SESSION_KEY)

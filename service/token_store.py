@@ -132,7 +132,10 @@ class MemoryTokenStore:
     def get(self, key: TokenKey) -> CachedToken | None:
         """The live entry for key, or None."""
         with self._lock:
-            return self._cache.get(key)
+            try:
+                return self._cache[key]  # one lookup; get() asks __contains__ first
+            except KeyError:
+                return None
 
     def put(self, key: TokenKey, entry: CachedToken) -> None:
         """Store entry under key until entry.serve_until."""

@@ -26,13 +26,13 @@ An observer that raises is logged and ignored.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from cachetools import TLRUCache
 
@@ -42,14 +42,23 @@ from service.token_store import CachedToken, MemoryTokenStore, TokenKey, TokenSt
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    """A token handed to a caller, with its expiry on this host's clock."""
+class IssuedToken(NamedTuple):
+    """A token handed to a caller, with its expiry on this host's clock.
 
-    token: str = field(repr=False)
+    A NamedTuple: one is made on every cache hit, and a frozen dataclass is slower to make.
+    """
+
+    token: str
     expires_at: float
     organization_id: str
     cached: bool  # True unless this very call minted it (metrics: hit or miss)
+
+    def __repr__(self) -> str:
+        # Without the token: a repr may end up in a log line.
+        return (
+            f"IssuedToken(expires_at={self.expires_at!r}, "
+            f"organization_id={self.organization_id!r}, cached={self.cached!r})"
+        )
 
     def expires_in(self, now: float) -> int:
         """Whole seconds left at `now` (rounded down, never negative)."""
@@ -167,7 +176,7 @@ class TokenBroker:
                 raise self._failed(None, "timeout", max(1, math.ceil(self._cooldown)))
             if flight.result is not None:
                 # Served without a WorkOS call of its own: a hit, as far as this caller goes.
-                return dataclasses.replace(flight.result, cached=True)
+                return flight.result._replace(cached=True)
             if flight.error is not None:
                 with self._lock:
                     left = self._left(self._cooling.get(key))
