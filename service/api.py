@@ -15,6 +15,7 @@ from typing import Concatenate, ParamSpec
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from service.auth import sessions, signed_in_user
+from service.context import unproxied
 from service.errors import ApiError, upstream_error_for
 from service.openapi import openapi_document
 from service.organizations import switch_organization_to
@@ -50,7 +51,7 @@ def session_route(view: Callable[Concatenate[SessionRecord, P], Response]) -> Ca
 @session_route
 def graphql_token(record: SessionRecord) -> Response:
     """A Client API token for the signed-in user and their current organization."""
-    extensions = current_app.extensions  # one context lookup: this is the hottest route
+    extensions = unproxied(current_app).extensions
     # Per user across all their sessions, counted before any cache or WorkOS work.
     extensions["rate_limit"].check(f"user:{record.user_id}")
     organization = record.organization

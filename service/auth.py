@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from flask import Blueprint, Flask, Request, current_app, request, session
+from flask import Blueprint, Flask, current_app, g, request, session
+from flask.sessions import SessionMixin
 from flask_login import (
     LoginManager,
     UserMixin,
@@ -17,6 +18,7 @@ from flask_login import (
     user_loaded_from_request,
 )
 
+from service.context import unproxied
 from service.errors import ApiError
 from service.session_records import SessionRecord
 from service.sessions import Sessions
@@ -26,24 +28,32 @@ bp = Blueprint("auth", __name__)
 
 
 class RecordLoginManager(LoginManager):
-    """flask-login whose one source of a user is the session record (the request loader).
+    """flask-login whose one source of a user is the session record.
 
     The base class also checks "session protection" (a hash of address and user agent made on
     every request, ~30 us) and a remember-me cookie: features of sessions kept in the cookie,
-    which server-side records replace.
+    which server-side records replace. It keeps the request's user where its current_user
+    reads it (g._login_user); `signed_in` reads it there without current_user's proxies.
     """
 
     def _load_user(self) -> None:
-        # current_app is typed as the Flask app, but it is a proxy: the signals are sent with
-        # the app itself, as flask-login's own _load_user does.
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        # Sent only when something listens: this runs on every signed-in request.
+        app = unproxied(current_app)
+        # Sent only when something listens (as flask-login does, with the app itself).
         if user_accessed.receivers:
             user_accessed.send(app)
-        user = self._request_callback(request)
+        user = _user_of(app.extensions["sessions"], unproxied(session))
         if user is not None and user_loaded_from_request.receivers:
             user_loaded_from_request.send(app, user=user)
-        self._update_request_context_with_user(user)
+        unproxied(g)._login_user = user if user is not None else self.anonymous_user()
+
+    def signed_in(self) -> User | None:
+        """The request's signed-in user, or None: current_user, loaded once per request."""
+        context = unproxied(g)
+        user = getattr(context, "_login_user", None)
+        if user is None:
+            self._load_user()
+            user = context._login_user
+        return user if user.is_authenticated else None
 
 
 login_manager = RecordLoginManager()
@@ -78,17 +88,17 @@ class User(UserMixin):
         return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
 
 
-@login_manager.request_loader
-def _load_user(_request: Request) -> User | None:
-    session_id = session.get("session_id")
+def _user_of(sessions: Sessions, cookie: SessionMixin) -> User | None:
+    """The user of the session the cookie names, or None (the cookie then forgets it)."""
+    session_id = cookie.get("session_id")
     if not isinstance(session_id, str):
         return None
     # No record: signed out here or elsewhere, ended by a WorkOS event, or expired. A store
     # that does not answer raises (503): it never signs anyone in, nor out.
-    record = sessions().get(session_id)
+    record = sessions.get(session_id)
     if record is None:
-        session.pop("session_id", None)
-        session.pop("expires", None)
+        cookie.pop("session_id", None)
+        cookie.pop("expires", None)
         return None
     return User(record)
 
@@ -120,9 +130,8 @@ def current_record() -> SessionRecord:
 
 
 def signed_in_user() -> User | None:
-    """The signed-in user, or None; flask-login's current_user looked up once."""
-    user = current_user._get_current_object()
-    return user if user.is_authenticated else None
+    """The signed-in user, or None."""
+    return login_manager.signed_in()
 
 
 def workos() -> WorkOSClient:

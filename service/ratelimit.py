@@ -63,9 +63,10 @@ class MemoryWindows:
         self._clock = clock
         self._lock = threading.Lock()
 
-    def hit(self, key: str) -> list[float | None]:
-        """Count one hit per window; None for a window within its limit, else its end (epoch)."""
-        resets: list[float | None] = []
+    def hit(self, key: str) -> float | None:
+        """Count one hit in every window; the end (epoch) of the last window over its limit,
+        or None when every window is within its limit."""
+        over = None
         now = self._clock()
         with self._lock:
             try:
@@ -74,11 +75,14 @@ class MemoryWindows:
                 pairs = self._counts[key] = [[-1.0, 0] for _ in self._windows]
             for pair, (length, amount) in zip(pairs, self._windows, strict=True):
                 window = now // length
-                if pair[0] != window:  # a new window starts from zero
-                    pair[0], pair[1] = window, 0
-                pair[1] += 1
-                resets.append(None if pair[1] <= amount else (window + 1) * length)
-        return resets
+                if pair[0] == window:
+                    pair[1] += 1
+                else:  # a new window starts from zero
+                    pair[0], pair[1] = window, 1
+                if pair[1] > amount:
+                    end = (window + 1) * length
+                    over = end if over is None else max(over, end)
+        return over
 
 
 class RedisWindows:
@@ -91,7 +95,7 @@ class RedisWindows:
         self._prefix = prefix
         self._lengths = [item.get_expiry() * 1000 for item in items]
 
-    def hit(self, key: str) -> list[float | None]:
+    def hit(self, key: str) -> float | None:
         """Like MemoryWindows.hit; RedisDown while Redis is down."""
         names = [
             f"{self._prefix}:rl:{{{key}}}:{i.amount}-{i.multiples}-{i.GRANULARITY.name}"
@@ -102,10 +106,12 @@ class RedisWindows:
             lambda r: script(keys=names, args=self._lengths, client=r), skip_while_down=True
         )
         now = time.time()
-        return [
-            None if out[2 * n] <= item.amount else now + out[2 * n + 1] / 1000
+        ends = [
+            now + out[2 * n + 1] / 1000
             for n, item in enumerate(self._items)
+            if out[2 * n] > item.amount
         ]
+        return max(ends, default=None)
 
 
 class RateLimit:
@@ -134,15 +140,13 @@ class RateLimit:
     def check(self, who: str) -> None:
         """Count one request of `who`; raise 429 rate_limited with Retry-After when over."""
         key = self._key(who)
-        resets = None
-        if self._shared is not None:
+        if self._shared is None:
+            over = self._local.hit(key)
+        else:
             try:
-                resets = self._shared.hit(key)
-            except RedisDown:
-                pass  # the link logged it; count in memory until it is back
-        if resets is None:
-            resets = self._local.hit(key)
-        over = [reset for reset in resets if reset is not None]
-        if over:
-            retry_after = max(1, math.ceil(max(over) - time.time()))
+                over = self._shared.hit(key)
+            except RedisDown:  # the link logged it; count in memory until it is back
+                over = self._local.hit(key)
+        if over is not None:
+            retry_after = max(1, math.ceil(over - time.time()))
             raise ApiError(429, "rate_limited", self._message, retry_after)

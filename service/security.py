@@ -8,6 +8,7 @@ from urllib.parse import unquote
 
 from flask import Flask, Response, request, session
 
+from service.context import unproxied
 from service.errors import ApiError
 
 CSRF_SESSION_KEY = "csrf_token"
@@ -49,7 +50,7 @@ def require_csrf(
     (when `form`); else `status` csrf_required."""
     # A custom header forces a CORS preflight, granted only to CORS_ALLOWED_ORIGINS. Read
     # from the environ: request.headers would build its view of it on every API request.
-    if header and request.environ.get("HTTP_X_CSRF") == "1":
+    if header and unproxied(request).environ.get("HTTP_X_CSRF") == "1":
         return
     if form:
         expected = session.get(CSRF_SESSION_KEY)
