@@ -12,7 +12,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import burst, hotpath, latency, memory, soak, surge, throughput
+from bench import burst, hotpath, instructions, latency, memory, soak, surge, throughput
 from bench.report import Row, machine, table
 
 PARTS = {
@@ -23,8 +23,8 @@ PARTS = {
     "soak": soak.run,
     "surge": surge.run,
 }
-# Run only when named: a diagnosis of the cache-hit path, not a figure with a target.
-EXTRA = {"hotpath": hotpath.run}
+# Run only when named: diagnoses of the cache-hit path, not figures with a target.
+EXTRA = {"hotpath": hotpath.run, "instructions": instructions.run}
 RESULTS = Path(__file__).with_name("results.json")
 
 

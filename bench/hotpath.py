@@ -28,7 +28,7 @@ MISSES = 200
 CSRF = {"X-CSRF": "1"}
 # label: (function name, file suffix), summed as cumulative time over a profiled cache hit.
 HIT_PARTS = {
-    "rate limit (limits)": ("check", "service/ratelimit.py"),
+    "rate limit": ("check", "service/ratelimit.py"),
     "session cookie re-signed (save_session)": ("save_session", "service/cookie.py"),
     "session cookie read (open_session)": ("open_session", "service/cookie.py"),
     "session record (Sessions.get, 1 s copy)": ("get", "service/sessions.py"),
@@ -36,7 +36,7 @@ HIT_PARTS = {
     "TokenBroker.get": ("get", "service/tokens.py"),
 }
 MISS_PARTS = {
-    "WorkOS call (requests, socket wait included)": ("_request", "workos.py"),
+    "WorkOS call (requests, socket wait included)": ("_request", "workos_transport.py"),
     "requests' proxy lookup in os.environ": ("merge_environment_settings", "sessions.py"),
     "waiting for the emulator's answer (recv)": ("_read_status", "client.py"),
 }
