@@ -21,8 +21,8 @@ from bench.wrk import WrkRun, run_wrk
 WORKERS, THREADS = 2, 8
 SESSIONS = 16
 CONNECTIONS = 16
-ROUNDS = 20
-SECONDS = 2  # wrk takes whole seconds
+ROUNDS = 40
+SECONDS = 1  # wrk takes whole seconds; shorter rounds pair closer moments
 TARGET_RATIO = 0.9
 WARMUP_RUNS = 8
 

@@ -81,7 +81,7 @@ def graphql_token(record: SessionRecord) -> Response:
         metrics.cache_entries.set(len(broker))
     # Bytes straight into the response: jsonify's provider machinery costs more than the rest
     # of a cache hit's view, and a str body is encoded again by the response.
-    return Response(token_body(issued, organization["id"]), mimetype="application/json")
+    return Response(token_body(issued, organization["id"]), content_type="application/json")
 
 
 def token_body(issued: IssuedToken, organization_id: str) -> bytes:
