@@ -16,6 +16,7 @@ the writer that finds the last purge more than PURGE_INTERVAL seconds old.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -72,8 +73,14 @@ class SqliteSessionStore:
         self._local = threading.local()
         self._purged_at = 0.0
         Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        with self._read() as db:
-            db.executescript(_SCHEMA)  # its own transaction: executescript commits first
+        # gunicorn boots its workers together, and each one's first connection turns the file
+        # to WAL: SQLite answers "database is locked" at once to all but one of them (its busy
+        # timeout does not cover a change of journal mode), and that worker fails to boot. So
+        # processes open the file for the first time one at a time; WAL then stays set in it.
+        with open(self._path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            with self._read() as db:
+                db.executescript(_SCHEMA)  # its own transaction: executescript commits first
 
     # -- records ---------------------------------------------------------------------------
 

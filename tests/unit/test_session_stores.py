@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import random
+import time
 from dataclasses import replace
 
 import pytest
@@ -213,3 +217,35 @@ def test_sqlite_that_cannot_be_read_fails_closed(tmp_path, clock):
     with pytest.raises(SessionStoreUnavailable):
         broken.get(record().id)
     assert broken.health()["ok"] is False
+
+
+def _open_store_at(path: str, barrier, delay: float) -> None:
+    """In a child process: wait for the others, then open (and so create) the store."""
+    barrier.wait(timeout=30)
+    time.sleep(delay)
+    try:
+        SqliteSessionStore(path, "unit-test-secret")
+    except SessionStoreUnavailable:
+        os._exit(1)
+    os._exit(0)
+
+
+def test_workers_booting_at_once_all_open_a_new_sqlite_file(tmp_path):
+    """gunicorn starts its workers together: each turns the new file to WAL, and a worker that
+    met "database is locked" there failed to boot, taking the master down (a CI run saw it).
+    Two processes a few milliseconds apart failed about one attempt in four."""
+    context = multiprocessing.get_context("fork")
+    workers = 2
+    jitter = random.Random(12)
+    for attempt in range(60):
+        path = str(tmp_path / f"sessions-{attempt}.sqlite3")
+        barrier = context.Barrier(workers)
+        children = [
+            context.Process(target=_open_store_at, args=(path, barrier, jitter.random() / 250))
+            for _ in range(workers)
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(timeout=60)
+        assert [child.exitcode for child in children] == [0] * workers, attempt
