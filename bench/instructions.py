@@ -86,6 +86,30 @@ def _counted(out_prefix: str, before: set[str]) -> int:
     return total
 
 
+def _count_each_kind(child: subprocess.Popen, control: str, out: str) -> dict[str, float]:
+    """Answer the child's READY/DONE lines: counting on for each kind, then a dump read back;
+    instructions per request by kind."""
+    assert child.stdin is not None and child.stdout is not None
+    per_request: dict[str, float] = {}
+    for line in child.stdout:
+        what, _, kind = line.strip().partition(" ")
+        if what == "READY":
+            subprocess.run([control, "-z", str(child.pid)], capture_output=True)
+            subprocess.run([control, "-i", "on", str(child.pid)], capture_output=True)
+        elif what == "DONE":
+            before = set(glob.glob(out + "*"))
+            subprocess.run([control, "-d", kind, str(child.pid)], capture_output=True)
+            subprocess.run([control, "-i", "off", str(child.pid)], capture_output=True)
+            per_request[kind] = _counted(out, before) / REQUESTS
+        else:
+            continue
+        child.stdin.write("\n")
+        child.stdin.flush()
+    if child.wait(timeout=120) != 0 or set(per_request) != set(KINDS):
+        raise RuntimeError(f"the callgrind child failed ({child.returncode})")
+    return per_request
+
+
 def run() -> tuple[list[Row], dict]:
     """Instructions per request of each kind, counted by callgrind in a child process."""
     valgrind = shutil.which("valgrind")
@@ -103,38 +127,22 @@ def run() -> tuple[list[Row], dict]:
         out = str(stack.tmp / "callgrind.out")
         argv = [valgrind, "--tool=callgrind", "--instr-atstart=no"]
         argv += [f"--callgrind-out-file={out}", sys.executable, "-m", "bench.instructions"]
-        child = subprocess.Popen(
-            [*argv, str(REQUESTS)],
-            env={**os.environ, **env},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=open(stack.tmp / "child.log", "w"),  # noqa: SIM115 (closed with the process)
-            text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        assert child.stdin is not None and child.stdout is not None
-        per_request: dict[str, float] = {}
-        try:
-            for line in child.stdout:
-                what, kind = line.split()[:2] if line.startswith(("READY", "DONE")) else ("", "")
-                if what == "READY":
-                    subprocess.run([control, "-z", str(child.pid)], capture_output=True)
-                    subprocess.run([control, "-i", "on", str(child.pid)], capture_output=True)
-                elif what == "DONE":
-                    before = set(glob.glob(out + "*"))
-                    subprocess.run([control, "-d", kind, str(child.pid)], capture_output=True)
-                    subprocess.run([control, "-i", "off", str(child.pid)], capture_output=True)
-                    per_request[kind] = _counted(out, before) / REQUESTS
-                else:
-                    continue
-                child.stdin.write("\n")
-                child.stdin.flush()
-            if child.wait(timeout=120) != 0 or set(per_request) != set(KINDS):
-                raise RuntimeError(f"the callgrind child failed ({child.returncode})")
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+        with open(stack.tmp / "child.log", "w") as log:
+            child = subprocess.Popen(
+                [*argv, str(REQUESTS)],
+                env={**os.environ, **env},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+            try:
+                per_request = _count_each_kind(child, control, out)
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
     bare, cookie, token = (per_request[kind] for kind in KINDS)
     rows = [
         Row(

@@ -53,5 +53,5 @@ def test_any_other_token_is_escaped_as_json_dumps_would(token):
 
 
 def test_utc_iso_ends_in_z():
-    assert utc_iso(0.0) == "1970-01-01T00:00:00+00:00".replace("+00:00", "Z")
+    assert utc_iso(0.0) == "1970-01-01T00:00:00Z"
     assert utc_iso(T0) == "2023-11-14T22:13:20.250000Z"
