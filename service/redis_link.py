@@ -44,6 +44,15 @@ FAILURES = (RedisError, RedisClusterException)
 Client: TypeAlias = redis.Redis | RedisCluster
 
 
+def ping_every_node(client: Client) -> None:
+    """PING Redis, or every node of a cluster (a cluster client's own ping asks only its
+    default node, so a stopped node would pass for healthy); raises what redis-py raises."""
+    if isinstance(client, RedisCluster):
+        client.ping(target_nodes=RedisCluster.ALL_NODES)
+    else:
+        client.ping()
+
+
 class ClusterOptions(TypedDict, total=False):
     """The client options a redis+cluster:// URL carries."""
 
@@ -207,7 +216,7 @@ class RedisLink:
 
     def _probe(self) -> None:
         try:
-            self.client.ping()  # a cluster client pings every node
+            ping_every_node(self.client)
         except FAILURES as exc:
             self._went_down(exc)
             raise RedisDown(f"{self._name}: {type(exc).__name__}") from exc

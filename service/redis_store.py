@@ -48,7 +48,7 @@ from typing import TypedDict, TypeVar, Unpack, cast
 
 from redis.exceptions import LockError
 
-from service.redis_link import Client, RedisDown, RedisLink
+from service.redis_link import Client, RedisDown, RedisLink, ping_every_node
 from service.token_names import TokenNames
 from service.token_store import CachedToken, MemoryTokenStore, TokenKey, TokenStore
 
@@ -176,7 +176,7 @@ class RedisTokenStore:
 
     def health(self) -> dict[str, object]:
         """For /readyz: ok (tokens are served, from memory if need be) and whether degraded."""
-        ok, _ = self._attempt(lambda r: r.ping())
+        ok, _ = self._attempt(ping_every_node)
         return {"backend": "redis", "ok": True, "degraded": not ok}
 
     @property

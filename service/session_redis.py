@@ -29,7 +29,7 @@ from redis.commands.core import Script
 from redis.typing import EncodableT
 
 from service.keys import derive, mac, session_tag
-from service.redis_link import Client, RedisDown, RedisLink
+from service.redis_link import Client, RedisDown, RedisLink, ping_every_node
 from service.sealing import Sealer
 from service.session_records import (
     EVENT_MEMORY_SECONDS,
@@ -247,7 +247,7 @@ class RedisSessionStore:
     def health(self) -> dict[str, object]:
         """For /readyz: whether Redis answers."""
         try:
-            self._run(lambda r: r.ping())
+            self._run(ping_every_node)
         except SessionStoreUnavailable:
             return {"backend": "redis", "ok": False}
         return {"backend": "redis", "ok": True}
