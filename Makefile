@@ -12,9 +12,15 @@ APT_PACKAGES := redis-server chromium wrk nginx-light
 # The example consumer of the browser client; its pinned TypeScript checks the declarations.
 EXAMPLES := examples/graphql-token
 NPM_STAMP := $(EXAMPLES)/node_modules/.installed
+# WorkOS's React widgets against `make run`'s stack (README, "Using WorkOS Widgets").
+WIDGETS := examples/widgets
+WIDGETS_STAMP := $(WIDGETS)/node_modules/.installed
+WIDGETS_PORT ?= 5173
+WIDGETS_SERVICE_URL ?= http://127.0.0.1:$(or $(PORT),8000)
+WIDGETS_EMULATOR_URL ?= http://127.0.0.1:$(or $(EMULATOR_PORT),4100)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-py test-js test-types bench lint typecheck system-packages clean
+.PHONY: run widgets test test-py test-js test-types bench lint typecheck system-packages clean
 
 $(RUN_STAMP): requirements.txt requirements-emulator.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,6 +36,18 @@ $(STAMP): $(RUN_STAMP) requirements-dev.txt
 # launcher notices by watching its parent (--stop-with-parent).
 run: $(RUN_STAMP)
 	$(PY) -m emulator.dev --stop-with-parent
+
+# The widgets example, built from its lock file and served on 127.0.0.1:$(WIDGETS_PORT) (the
+# origin `make run` allows), against `make run`'s service and emulator; run both at once.
+$(WIDGETS_STAMP): $(WIDGETS)/package.json $(WIDGETS)/package-lock.json
+	cd $(WIDGETS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(WIDGETS_STAMP)
+
+widgets: $(WIDGETS_STAMP)
+	cd $(WIDGETS) && VITE_SERVICE_URL=$(WIDGETS_SERVICE_URL) VITE_EMULATOR_URL=$(WIDGETS_EMULATOR_URL) \
+	  node_modules/.bin/vite build --logLevel warn
+	@printf '\n  Widgets example: http://127.0.0.1:$(WIDGETS_PORT)/   (sign in at $(WIDGETS_SERVICE_URL) first)\n\n'
+	cd $(WIDGETS) && exec node_modules/.bin/vite preview --host 127.0.0.1 --port $(WIDGETS_PORT) --strictPort
 
 # Debian packages the system and browser tiers and the benchmark drive. Installed when
 # missing and running as root; otherwise those tiers say how to install them.
@@ -69,8 +87,9 @@ $(NPM_STAMP): $(EXAMPLES)/package.json $(EXAMPLES)/package-lock.json
 	@touch $(NPM_STAMP)
 
 # graphql-token.d.ts against the examples that use it, strict: a drift fails make test.
-test-types: $(NPM_STAMP)
+test-types: $(NPM_STAMP) $(WIDGETS_STAMP)
 	cd $(EXAMPLES) && node_modules/.bin/tsc --noEmit -p .
+	cd $(WIDGETS) && node_modules/.bin/tsc --noEmit -p .
 
 test-py: $(STAMP)
 	$(PY) -m pytest
@@ -81,4 +100,5 @@ bench: $(STAMP) system-packages
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache artifacts bench/results.json $(EXAMPLES)/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache artifacts bench/results.json $(EXAMPLES)/node_modules \
+	  $(WIDGETS)/node_modules $(WIDGETS)/dist

@@ -79,12 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     port = int(os.environ.get("PORT", "8000"))
     emulator_port = int(os.environ.get("EMULATOR_PORT", "4100"))
     app_url = f"http://{HOST}:{port}"
+    # `make widgets` serves the React example here: its widgets call the emulator, its token
+    # client calls the service, both from that origin.
+    widgets_url = f"http://{HOST}:{int(os.environ.get('WIDGETS_PORT', '5173'))}"
     webhook_secret = _local_secret("webhook_secret", prefix="whsec_")
     env = {
         **local_service_env(f"http://{HOST}:{emulator_port}", port),
         "SECRET_KEY": _local_secret("secret_key"),
         "WORKOS_WEBHOOK_SECRET": webhook_secret,
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        # Origins set in the environment stay allowed; the example's is added.
+        "CORS_ALLOWED_ORIGINS": ",".join(
+            filter(None, [os.environ.get("CORS_ALLOWED_ORIGINS", "").strip(), widgets_url])
+        ),
     }
     processes: list[Process] = []
     stop = {"now": False}
@@ -102,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             app_url,
             "--allowed-origin",
             f"http://localhost:{port}",
+            "--allowed-origin",
+            widgets_url,
             "--signing-key",
             str(LOCAL / "emulator-signing-key.pem"),
             port=emulator_port,
@@ -113,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\n  Service:  {app_url}   (open this and sign in)\n"
             f"  Emulator: {emulator_url}   (local WorkOS; API key {API_KEY})\n"
+            f"  Widgets:  {widgets_url}   (WorkOS's React widgets: `make widgets` serves them)\n"
             "  Users:    alice@acme.com (Acme), bob@globex.com (Acme and Globex: picks one),\n"
             "            carol@example.com (no organization)\n"
             f"  Webhooks: every emulator event is signed and sent to {app_url}/webhooks/workos\n"

@@ -1,0 +1,12 @@
+import '@radix-ui/themes/styles.css';
+import '@workos-inc/widgets/styles.css';
+import './app.css';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App';
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);
