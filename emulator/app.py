@@ -11,7 +11,18 @@ from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from emulator import client_api, control, management, middleware, user_management, webhooks
+from emulator import (
+    client_api,
+    control,
+    management,
+    middleware,
+    user_management,
+    webhooks,
+    widgets_members,
+    widgets_profile,
+    widgets_security,
+    widgets_token,
+)
 from emulator.keys import SigningKey
 from emulator.seed import load_seed
 from emulator.state import EmulatorState, Settings
@@ -43,7 +54,18 @@ def create_app(
         load_seed(seed), settings, SigningKey.load(signing_key_path)
     )
     middleware.install(app)
-    for blueprint in (user_management.bp, management.bp, webhooks.bp, client_api.bp, control.bp):
+    blueprints = (
+        user_management.bp,
+        management.bp,
+        webhooks.bp,
+        client_api.bp,
+        widgets_token.bp,
+        widgets_members.bp,
+        widgets_profile.bp,
+        widgets_security.bp,
+        control.bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.add_url_rule("/health", "health", lambda: jsonify(status="ok"))
     app.register_error_handler(HTTPException, _http_error)

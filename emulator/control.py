@@ -91,25 +91,27 @@ def latency():
 
 @bp.route("/config", methods=["GET", "PUT"])
 def config():
-    """Read or change settings: client_token_ttl, latency_ms, allowed_origins."""
+    """Read or change settings: client_token_ttl, widget_token_ttl, latency_ms, allowed_origins."""
     state = get_state()
     if request.method == "PUT":
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return _bad("body must be a JSON object")
-        unknown = set(body) - {"client_token_ttl", "latency_ms", "allowed_origins"}
+        ttls = ("client_token_ttl", "widget_token_ttl")
+        unknown = set(body) - {*ttls, "latency_ms", "allowed_origins"}
         if unknown:
             return _bad(f"unknown setting(s): {sorted(unknown)}")
-        ttl = body.get("client_token_ttl", 1)
-        if not _is_count(ttl) or ttl < 1:
-            return _bad("client_token_ttl must be a positive integer")
+        for name in ttls:
+            ttl = body.get(name, 1)
+            if not _is_count(ttl) or ttl < 1:
+                return _bad(f"{name} must be a positive integer")
         if not _is_count(body.get("latency_ms", 0)):
             return _bad("latency_ms must be a non-negative integer")
         origins = body.get("allowed_origins", [])
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
             return _bad("allowed_origins must be a list of strings")
         with state.lock:
-            for name in ("client_token_ttl", "latency_ms"):
+            for name in (*ttls, "latency_ms"):
                 if name in body:
                     setattr(state.settings, name, body[name])
             if "allowed_origins" in body:
@@ -197,6 +199,14 @@ def list_tokens():
     state = get_state()
     with state.lock:
         return jsonify(tokens=list(state.issued))
+
+
+@bp.get("/widgets/verifications")
+def list_verifications():
+    """`{"verifications": [...]}`: the codes the Widgets API "sent" for elevated access."""
+    state = get_state()
+    with state.lock:
+        return jsonify(verifications=state.widgets.verifications_json())
 
 
 @bp.post("/reset")

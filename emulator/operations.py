@@ -166,6 +166,21 @@ def _set_status(state: EmulatorState, membership_id: str, status: str) -> Member
         return m
 
 
+def update_user(state: EmulatorState, user_id: str, **changes: object) -> User | None:
+    """Change a user's attributes and fire `user.updated` (nothing fires if nothing changed)."""
+    with state.lock:
+        user = state.users.get(user_id)
+        if user is None:
+            return None
+        changed = {k: v for k, v in changes.items() if getattr(user, k) != v}
+        if changed:
+            for name, value in changed.items():
+                setattr(user, name, value)
+            user.updated_at = iso(state.clock())
+            state.events.emit("user.updated", user.to_json())
+        return user
+
+
 def invite_user(state: EmulatorState, organization_id: str, email: str, role: str) -> Membership:
     """A pending membership for the user with this email, made first (`user.created`) if new.
 

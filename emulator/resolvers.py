@@ -90,7 +90,7 @@ class Root:
                     if m.organization_id == org_id
                     and m.status in MEMBER_STATUS
                     and (roleSlug is None or m.role == roleSlug)
-                    and needle in _searchable(state, m)
+                    and needle in searchable(state, m)
                 ),
                 key=lambda m: m.seq,
             )
@@ -100,7 +100,7 @@ class Root:
     def roles(self, info):
         organization_of(self._caller)
         with self._state.lock:
-            default = _default_role(self._state)
+            default = default_role(self._state)
             roles = [_role(slug, default) for slug in self._state.roles]
         return {"multipleRolesEnabled": False, "roles": roles}
 
@@ -141,7 +141,7 @@ class Root:
         days = INVITATION_DAYS if days is None else days
         state = self._state
         with state.lock:
-            role = input.get("roleSlug") or _default_role(state)
+            role = input.get("roleSlug") or default_role(state)
             if not EMAIL.match(email):
                 return {"__typename": "InvalidInviteeEmail", "email": email}
             if role not in state.roles:
@@ -272,21 +272,23 @@ def _member(state: EmulatorState, m: Membership) -> dict:
         "lastActivityAt": user.last_sign_in_at,
         "lastName": user.last_name,
         "profilePictureUrl": user.profile_picture_url,
-        "roles": [{"name": _role_name(m.role), "slug": m.role}],
+        "roles": [{"name": role_name(m.role), "slug": m.role}],
         "status": MEMBER_STATUS[m.status],
     }
 
 
-def _searchable(state: EmulatorState, m: Membership) -> str:
+def searchable(state: EmulatorState, m: Membership) -> str:
+    """What a member search matches: email and names, lower-cased."""
     user = state.users[m.user_id]
     return " ".join(filter(None, (user.email, user.first_name, user.last_name))).lower()
 
 
-def _default_role(state: EmulatorState) -> str:
+def default_role(state: EmulatorState) -> str:
+    """The role new members get: WorkOS's `member`, else the environment's first role."""
     return DEFAULT_ROLE if DEFAULT_ROLE in state.roles else next(iter(state.roles), DEFAULT_ROLE)
 
 
-def _role_name(slug: str) -> str:
+def role_name(slug: str) -> str:
     """Seed roles have a slug only; the name is made from it ("users-admin" -> "Users Admin")."""
     return re.sub(r"[-_]+", " ", slug).title()
 
@@ -297,7 +299,7 @@ def _role(slug: str, default: str) -> dict:
         "description": None,
         "id": f"role_{slug}",
         "isDefault": slug == default,
-        "name": _role_name(slug),
+        "name": role_name(slug),
         "slug": slug,
         "updatedAt": SEED_TIME,
     }

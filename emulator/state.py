@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from emulator.hooks import Hook, parse_hook
 from emulator.keys import SigningKey
+from emulator.widgets_state import WidgetsState
 
 if TYPE_CHECKING:
     from emulator.sessions import Session
@@ -46,12 +47,15 @@ class Settings:
     latency_ms: int
     allowed_origins: tuple[str, ...]
     rate_limit: str | None = None  # per API key, e.g. "6000/minute"; None: no limit
+    # WorkOS documents widget tokens (POST /widgets/token) as expiring after one hour.
+    widget_token_ttl: int = 3600
 
     def to_json(self) -> dict:
         """Settings as shown by the control API (the API key is not shown)."""
         return {
             "client_id": self.client_id,
             "client_token_ttl": self.client_token_ttl,
+            "widget_token_ttl": self.widget_token_ttl,
             "latency_ms": self.latency_ms,
             "allowed_origins": list(self.allowed_origins),
             "rate_limit": self.rate_limit,
@@ -194,6 +198,7 @@ class EmulatorState:
             self.pending: dict[str, dict] = {}
             self.sessions: dict[str, Session] = {}
             self.refresh_tokens: dict[str, str] = {}
+            self.widgets = WidgetsState()
             self.hooks: list[Hook] = []
             self.log = RequestLog()
             self._apply_seed(self._seed)

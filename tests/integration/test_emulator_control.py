@@ -175,6 +175,7 @@ def test_config_get_and_put(url):
     assert config == {
         "client_id": "client_emulator",
         "client_token_ttl": 300,
+        "widget_token_ttl": 3600,
         "latency_ms": 0,
         "allowed_origins": [APP_ORIGIN],
         "rate_limit": None,
@@ -182,11 +183,17 @@ def test_config_get_and_put(url):
     changed = requests.put(
         f"{url}/_emulate/config",
         timeout=5,
-        json={"client_token_ttl": 5, "latency_ms": 1, "allowed_origins": ["http://a.test"]},
+        json={
+            "client_token_ttl": 5,
+            "widget_token_ttl": 7,
+            "latency_ms": 1,
+            "allowed_origins": ["http://a.test"],
+        },
     ).json()
     assert changed == {
         "client_id": "client_emulator",
         "client_token_ttl": 5,
+        "widget_token_ttl": 7,
         "latency_ms": 1,
         "allowed_origins": ["http://a.test"],
         "rate_limit": None,
@@ -199,6 +206,7 @@ def test_config_get_and_put(url):
         ("/_emulate/latency", {"ms": -1}),
         ("/_emulate/latency", {}),
         ("/_emulate/config", {"client_token_ttl": 0}),
+        ("/_emulate/config", {"widget_token_ttl": 0}),
         ("/_emulate/config", {"api_key": "sk_other"}),
         ("/_emulate/config", {"allowed_origins": "http://a.test"}),
         ("/_emulate/config", [1]),
