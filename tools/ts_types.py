@@ -269,15 +269,19 @@ def parse_type(text: str) -> dict:
     return node
 
 
-def resolve_values(node: object, consts: dict[str, list[str]]) -> object:
+def resolve_values(node: dict, consts: dict[str, list[str]]) -> dict:
     """The node with each `valueof` replaced by the union of its constant's string values."""
-    if isinstance(node, list):
-        return [resolve_values(item, consts) for item in node]
-    if not isinstance(node, dict):
-        return node
     if node.get("kind") == "valueof":
         if node["const"] not in consts:
             raise ParseError(f"(typeof {node['const']}): no such constant")
         members = [{"kind": "literal", "value": v} for v in consts[node["const"]]]
         return {"kind": "union", "of": members}
-    return {key: resolve_values(value, consts) for key, value in node.items()}
+    return {key: _resolved(value, consts) for key, value in node.items()}
+
+
+def _resolved(value: object, consts: dict[str, list[str]]) -> object:
+    if isinstance(value, dict):
+        return resolve_values(value, consts)
+    if isinstance(value, list):
+        return [_resolved(item, consts) for item in value]
+    return value

@@ -42,10 +42,11 @@ METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 def declarations(text: str) -> tuple[dict, dict]:
     """endpoint.d.ts -> ({operation: signature and errors}, {type name: type node})."""
     found = statements(tokenize(text))
-    operations = {}
+    operations: dict[str, dict] = {}
     for tokens in found:
-        if _words(tokens, 2) == ["declare", "const"] and HOOK.match(tokens[2].text):
-            operations[HOOK.match(tokens[2].text)[1]] = {}
+        hook = HOOK.match(tokens[2].text) if len(tokens) > 2 else None
+        if _words(tokens, 2) == ["declare", "const"] and hook:
+            operations[hook[1]] = {}
     types: dict[str, dict] = {}
     consts: dict[str, list[str]] = {}
     for tokens in found:
@@ -91,7 +92,7 @@ def declarations(text: str) -> tuple[dict, dict]:
             parser.done()
             continue
         raise ParseError(f"line {tokens[0].line}: unexpected statement {' '.join(head)!r}")
-    types = resolve_values(types, consts)  # type: ignore[assignment]
+    types = {name: resolve_values(node, consts) for name, node in types.items()}
     for op, spec in operations.items():
         if "errors" not in spec:
             raise ParseError(f"{op}: no {op}MutationError or {op}QueryError type")

@@ -140,6 +140,11 @@ def test_tokenizer_skips_comments_and_reads_templates():
     assert tokens[4].line == 2
 
 
+def test_tokenizer_fails_on_a_character_it_does_not_know():
+    with pytest.raises(ParseError, match="line 2: unexpected character '@'"):
+        tokenize("type A = {\n @x: string }")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
