@@ -18,7 +18,6 @@ import json
 import re
 import struct
 import time
-from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -109,14 +108,16 @@ class Widgets:
         self.endpoints = workos["endpoints"]
         self.types = workos["types"]
         self.found: list[str] = []  # every departure from the types, with its JSON path
-        self.checked: Counter[str] = Counter()  # "Op status" -> answers checked
 
     def send(self, op, token, path=None, params=None, body=None, headers=None, typed=True):
-        """The request the package's client makes for op; its body must fit the body type."""
+        """The request the package's client makes for op; what it sends must fit the types."""
         spec = self.endpoints[op]
         if typed and body is not None:
             wrong = problems(body, spec["body"], self.types)
             assert not wrong, f"the test's own {op} body departs from WorkOS's type: {wrong}"
+        if params is not None:
+            wrong = problems(params, {"kind": "ref", "name": spec["query"]}, self.types)
+            assert not wrong, f"the test's own {op} query departs from WorkOS's type: {wrong}"
         sent = dict(WIDGET_HEADERS, **(headers or {}))
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
@@ -140,7 +141,6 @@ class Widgets:
     def check(self, op: str, response: requests.Response) -> None:
         spec, status = self.endpoints[op], response.status_code
         where = f"{spec['method']} {urlsplit(response.url).path} -> {status}"
-        self.checked[f"{op} {status}"] += 1
         try:
             body = response.json()
         except ValueError:
