@@ -19,7 +19,7 @@ import jwt
 import pytest
 import requests
 from cryptography import x509
-from workos import NotFoundError, WorkOSClient
+from workos import BadRequestError, NotFoundError, WorkOSClient
 from workos._errors import OrganizationSelectionRequiredError  # not re-exported by `workos`
 from workos.events.models import EventSchemaUnknown
 from workos.user_management.models import User
@@ -132,6 +132,18 @@ def test_client_token_and_jwks(sdk):
     assert requests.get(sdk.user_management.get_jwks_url(), timeout=5).json() == jwks.to_dict()
 
 
+def test_widget_tokens_with_and_without_an_organization(sdk):
+    scoped = sdk.widgets.create_token(
+        organization_id="org_acme", user_id="user_alice", scopes=["widgets:users-table:manage"]
+    )
+    claims = verified_claims(sdk, scoped.token)
+    assert (claims["org_id"], claims["permissions"]) == ("org_acme", ["widgets:users-table:manage"])
+    user_only = verified_claims(sdk, sdk.widgets.create_token(user_id="user_carol").token)
+    assert user_only["sub"] == "user_carol" and "org_id" not in user_only
+    with pytest.raises(BadRequestError):
+        sdk.widgets.create_token(user_id="user_alice", scopes=["widgets:users-table:manage"])
+
+
 # directory
 
 
@@ -233,6 +245,15 @@ def fire_every_event_type(sdk: WorkOSClient, url: str) -> None:
         timeout=5,
     ).json()
     assert invited == {"data": {"inviteUser": {"__typename": "UserInvited"}}}
+    # A profile change (user.updated) through the widgets' REST API, with a widget token.
+    widget = sdk.widgets.create_token(user_id="user_alice")
+    me = requests.post(
+        f"{url}/_widgets/UserProfile/me",
+        json={"firstName": "Alicia"},
+        headers={"Authorization": f"Bearer {widget.token}"},
+        timeout=5,
+    )
+    assert me.status_code == 200, me.text
     memberships = sdk.organization_membership
     (om,) = memberships.list_organization_memberships(
         user_id="user_bob", organization_id="org_acme"
