@@ -108,22 +108,23 @@ class Endpoint:
         """Whether this endpoint gets events of that type."""
         return self.enabled and (not self.events or event_type in self.events)
 
-    def to_json(self, with_secret: bool = False) -> dict:
-        """The webhook_endpoint object; the secret only where it is created."""
-        body: dict[str, object] = {
+    def to_json(self) -> dict:
+        """The webhook_endpoint object, secret included (WorkOS lists it too)."""
+        return {
             "object": "webhook_endpoint",
             "id": self.id,
             "endpoint_url": self.endpoint_url,
+            "secret": self.secret,
+            "status": "enabled" if self.enabled else "disabled",
+            "events": list(self.events),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
         }
-        if with_secret:
-            body["secret"] = self.secret
-        body.update(
-            enabled=self.enabled,
-            events=list(self.events),
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-        )
-        return body
+
+
+def new_secret() -> str:
+    """A fresh endpoint secret, `whsec_`-style like the official emulator's."""
+    return "whsec_" + secrets.token_urlsafe(24)
 
 
 def signature(secret: str, timestamp_ms: int, body: bytes) -> str:
@@ -165,9 +166,10 @@ class EventHub:
         return event
 
     def add_endpoint(
-        self, url: str, secret: str, events: list[str], enabled: bool = True
+        self, url: str, secret: str | None, events: list[str], enabled: bool = True
     ) -> Endpoint:
-        """Register a webhook endpoint."""
+        """Register a webhook endpoint; without a secret, one is made up (as WorkOS does)."""
+        secret = secret or new_secret()
         with self.lock:
             stamp = iso(self.clock())
             endpoint = Endpoint(new_id("we"), url, secret, list(events), enabled, stamp, stamp)

@@ -1,4 +1,8 @@
-"""The emulator's RSA signing key: RS256 JWTs, their verification, and the JWKS document."""
+"""The emulator's RSA signing key: RS256 JWTs, their verification, and the JWKS document.
+
+WorkOS's JWKS keys carry an X.509 certificate (`x5c`) and its SHA-256 thumbprint (`x5t#S256`),
+and the official SDK's model requires both; the emulator's is self-signed by its own key.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ import base64
 import hashlib
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 
 
@@ -22,6 +29,7 @@ class SigningKey:
         self.public_key = private_key.public_key()
         self._jwk = RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
         self.kid = "session_key_" + _thumbprint(self._jwk)[:20]
+        self.certificate = _self_signed(private_key, self.kid)
 
     @classmethod
     def generate(cls) -> SigningKey:
@@ -66,6 +74,7 @@ class SigningKey:
     def jwks(self) -> dict:
         """The public JWKS document."""
         jwk = self._jwk
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
         return {
             "keys": [
                 {
@@ -75,6 +84,9 @@ class SigningKey:
                     "kid": self.kid,
                     "n": jwk["n"],
                     "e": jwk["e"],
+                    # RFC 7517: x5c is standard base64 of the DER; x5t#S256 is base64url.
+                    "x5c": [base64.b64encode(der).decode()],
+                    "x5t#S256": _b64url(hashlib.sha256(der).digest()),
                 }
             ]
         }
@@ -83,8 +95,31 @@ class SigningKey:
 def _thumbprint(jwk: dict) -> str:
     """RFC 7638 thumbprint of an RSA JWK."""
     canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
-    digest = hashlib.sha256(canonical.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _self_signed(key: rsa.RSAPrivateKey, kid: str) -> x509.Certificate:
+    """A self-signed certificate for key that depends on the key alone.
+
+    Fixed dates and a serial taken from the kid, and PKCS#1 v1.5 signatures are deterministic,
+    so a key loaded from `--signing-key` publishes the same certificate after every restart.
+    """
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "WorkOS emulator " + kid)])
+    serial = int.from_bytes(hashlib.sha256(kid.encode()).digest()[:16], "big") >> 1
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial or 1)
+        .not_valid_before(datetime(2024, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2124, 1, 1, tzinfo=UTC))
+        .sign(key, hashes.SHA256())
+    )
 
 
 def _write_new_key(path: Path, key: SigningKey) -> None:

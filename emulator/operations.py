@@ -18,14 +18,20 @@ from emulator.state import EmulatorState, Membership, Organization, User, iso, n
 
 
 def membership_data(m: Membership) -> dict:
-    """The organization_membership object as events carry it (workos-reference §7b)."""
+    """The organization_membership object as events carry it (workos-reference §7b).
+
+    Every key the official SDK's event model requires is here (it fails on a missing one).
+    """
     return {
         "object": "organization_membership",
         "id": m.id,
         "organization_id": m.organization_id,
         "user_id": m.user_id,
         "role": {"slug": m.role},
+        "roles": [{"slug": m.role}],
         "status": m.status,
+        "custom_attributes": {},
+        "directory_managed": False,
         "external_id": None,
         "metadata": {},
         "created_at": m.created_at,

@@ -24,7 +24,11 @@ EVENT_ID = re.compile(r"^event_[0-9A-Z]{26}$")
 @bp.post("/webhook_endpoints")
 @require_api_key
 def create_endpoint():
-    """Register `{endpoint_url, secret, events?, enabled?}`: 201 with the endpoint and secret."""
+    """Register `{endpoint_url, events?, secret?, enabled?}`: 201 with the endpoint and secret.
+
+    WorkOS takes no secret (it makes one up and answers it); the emulator also accepts one, so
+    a launcher can give the service and the emulator the same secret up front.
+    """
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _invalid("body", "The body must be a JSON object.")
@@ -32,20 +36,20 @@ def create_endpoint():
     events, enabled = body.get("events", []), body.get("enabled", True)
     if not is_http_url(url):
         return _invalid("endpoint_url", "endpoint_url must be an absolute http(s) URL.")
-    if not isinstance(secret, str) or not secret:
-        return _invalid("secret", "secret is required.")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        return _invalid("secret", "secret must be a non-empty string.")
     if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
         return _invalid("events", "events must be a list of event names.")
     if not isinstance(enabled, bool):
         return _invalid("enabled", "enabled must be a boolean.")
     endpoint = get_state().events.add_endpoint(url, secret, events, enabled)
-    return jsonify(endpoint.to_json(with_secret=True)), 201
+    return jsonify(endpoint.to_json()), 201
 
 
 @bp.get("/webhook_endpoints")
 @require_api_key
 def list_endpoints():
-    """Every endpoint, oldest first (secrets are shown only at creation)."""
+    """Every endpoint, oldest first (one page)."""
     state = get_state()
     with state.lock:
         data = [ep.to_json() for ep in state.events.endpoints.values()]

@@ -30,6 +30,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     from service.sessions import Sessions
     from service.settings import load_settings
     from service.tokens import TokenBroker
+    from service.widget_tokens import token_minter
     from service.workos import WorkOSClient
 
     settings = load_settings(overrides=overrides)
@@ -94,7 +95,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         fallbacks=settings.secret_key_fallbacks,
     )
     broker = TokenBroker(
-        lambda user_id, org_id: client.create_client_token(user_id=user_id, organization_id=org_id),
+        token_minter(client),
         store=store,
         refresh_margin=settings.token_refresh_margin_seconds,
         fallback_ttl=settings.token_fallback_ttl_seconds,

@@ -22,6 +22,7 @@ from service.organizations import switch_organization_to
 from service.security import SESSION_ANSWER_HEADERS, csrf_token, require_csrf
 from service.session_records import SessionRecord
 from service.tokens import IssuedToken, TokenUnavailable
+from service.widget_tokens import widget_audience
 from service.workos import WorkOSError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -57,9 +58,56 @@ def graphql_token(record: SessionRecord) -> Response:
     organization = record.organization
     if not organization:
         raise ApiError(403, "no_organization", "You are not acting for any organization.")
+    issued = _issue(extensions, record, organization["id"], organization["id"])
+    # Bytes straight into the response: jsonify's provider machinery costs more than the rest
+    # of a cache hit's view, and a str body is encoded again by the response.
+    return Response(token_body(issued, organization["id"]), content_type="application/json")
+
+
+@bp.get("/widget-token")
+@session_route
+def widget_token(record: SessionRecord) -> Response:
+    """A widget token for WorkOS's React widgets, with the scopes the page asks for."""
+    extensions = unproxied(current_app).extensions
+    extensions["rate_limit"].check(f"user:{record.user_id}")
+    scopes = _asked_scopes(extensions["settings"].widget_token_scopes)
+    organization = record.organization
+    if scopes and not organization:
+        raise ApiError(
+            403, "no_organization", "Widget scopes need an organization; ask without scopes."
+        )
+    organization_id = organization["id"] if organization else None
+    issued = _issue(extensions, record, widget_audience(organization_id, scopes), organization_id)
+    return jsonify(
+        token=issued.token,
+        expires_at=utc_iso(issued.expires_at),
+        expires_in=issued.expires_in(time.time()),
+        organization_id=organization_id,
+        scopes=scopes,
+    )
+
+
+def _asked_scopes(allowed: tuple[str, ...]) -> list[str]:
+    """The `scopes` query parameter (comma- or space-separated), each one allowed here."""
+    asked = sorted(set(request.args.get("scopes", "").replace(",", " ").split()))
+    refused = [scope for scope in asked if scope not in allowed]
+    if refused:
+        offered = ", ".join(allowed) or "none"
+        raise ApiError(
+            400,
+            "invalid_scope",
+            f"Scope {refused[0][:100]!r} is not offered here (WIDGET_TOKEN_SCOPES: {offered}).",
+        )
+    return asked
+
+
+def _issue(
+    extensions: dict, record: SessionRecord, audience: str, organization_id: str | None
+) -> IssuedToken:
+    """The broker's token for this session and audience, WorkOS's failures mapped (§3)."""
     broker, metrics = extensions["tokens"], extensions["metrics"]
     try:
-        issued = broker.get(record.token_session, record.user_id, organization["id"])
+        issued = broker.get(record.token_session, record.user_id, audience)
     except TokenUnavailable as exc:
         if exc.cause is None:  # waited too long for another request's mint
             retry_after = math.ceil(exc.retry_after or 1)
@@ -69,19 +117,17 @@ def graphql_token(record: SessionRecord) -> Response:
         if not isinstance(exc.cause, WorkOSError):
             raise  # not WorkOS's answer: a fault of ours, for the 500 handler and the log
         error = upstream_error_for(exc.cause, exc.retry_after)
-        if error.code == "not_a_member":
+        if error.code == "not_a_member" and organization_id is not None:
             # The membership is gone: stop acting for that organization.
             sessions().update(
                 record.id,
-                lambda r: replace(r.without(organization["id"]), organization=None),
+                lambda r: replace(r.without(organization_id), organization=None),
             )
         raise error from None
     metrics.count_token_answer("hit" if issued.cached else "miss")
     if not issued.cached:
         metrics.cache_entries.set(len(broker))
-    # Bytes straight into the response: jsonify's provider machinery costs more than the rest
-    # of a cache hit's view, and a str body is encoded again by the response.
-    return Response(token_body(issued, organization["id"]), content_type="application/json")
+    return issued
 
 
 def token_body(issued: IssuedToken, organization_id: str) -> bytes:
@@ -125,6 +171,8 @@ def who_am_i(record: SessionRecord) -> Response:
         organization=record.organization,
         organizations=record.organizations,
         expires_in=max(0, int(record.expires_at - time.time())),
+        # The WorkOS session of this sign-in: UserSessions' currentSessionId (README).
+        session_id=record.sid,
         # What a page needs to sign out: POST here with csrf_token (a form) or X-CSRF: 1.
         logout={"url": url_for("auth.logout"), "method": "POST", "csrf_token": csrf_token()},
     )

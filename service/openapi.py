@@ -136,6 +136,25 @@ SCHEMAS = {
         },
         "additionalProperties": False,
     },
+    "WidgetToken": {
+        "type": "object",
+        "required": ["token", "expires_at", "expires_in", "organization_id", "scopes"],
+        "properties": {
+            "token": {"type": "string", "minLength": 1, "description": "WorkOS widget token"},
+            "expires_at": {"type": "string", "format": "date-time", "pattern": "Z$"},
+            "expires_in": {"type": "integer", "minimum": 0},
+            "organization_id": {
+                "type": ["string", "null"],
+                "description": "null: a user-only token (the user acts for no organization).",
+            },
+            "scopes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The scopes asked for; WorkOS narrows them to the user's role.",
+            },
+        },
+        "additionalProperties": False,
+    },
     "Organization": ORGANIZATION,
     "Session": {
         "type": "object",
@@ -163,6 +182,11 @@ SCHEMAS = {
                 "type": "integer",
                 "minimum": 0,
                 "description": "Seconds left of this sign-in.",
+            },
+            "session_id": {
+                "type": ["string", "null"],
+                "description": "The WorkOS session of this sign-in (UserSessions' "
+                "currentSessionId).",
             },
             "logout": {
                 "type": "object",
@@ -239,6 +263,32 @@ def openapi_document() -> dict:
             "502": UPSTREAM_BAD,
             "503": UPSTREAM_DOWN,
         },
+    )
+    widget = _session_operation(
+        "A widget token for WorkOS's React widgets (POST /widgets/token), with asked scopes",
+        _json(
+            {"$ref": "#/components/schemas/WidgetToken"},
+            "The token, cached per session, organization and scopes like the Client API token.",
+            Cache_Control=NO_STORE,
+        ),
+        {
+            "400": _error("A scope that WIDGET_TOKEN_SCOPES does not offer.", "invalid_scope"),
+            **{status: answer for status, answer in token["responses"].items() if status != "200"},
+        },
+        description=(
+            "Without scopes, or for a user without an organization, a user-only token (enough "
+            "for UserProfile, UserSecurity, UserSessions and OrganizationSwitcher)."
+        ),
+    )
+    widget["parameters"].append(
+        {
+            "name": "scopes",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Widget scopes, comma- or space-separated "
+            "(e.g. widgets:users-table:manage); none: a user-only token.",
+        }
     )
     who = _session_operation(
         "Who am I: the user, their organization and the ones they may switch to",
@@ -347,6 +397,7 @@ def openapi_document() -> dict:
         },
         "paths": {
             "/api/graphql-token": {"get": {"operationId": "getGraphqlToken", **token}},
+            "/api/widget-token": {"get": {"operationId": "getWidgetToken", **widget}},
             "/api/session": {"get": {"operationId": "getSession", **who}},
             "/api/organization": {"post": {"operationId": "switchOrganization", **switch}},
             "/webhooks/workos": {"post": {"operationId": "receiveWorkosEvent", **webhook}},

@@ -78,7 +78,9 @@ def switch_organization_to(record: SessionRecord, organization_id: str) -> dict:
         raise ApiError(401, "unauthenticated", "Sign in first.")
     previous = record.organization
     if previous and previous["id"] != chosen["id"]:
-        current_app.extensions["tokens"].evict(record.token_session, previous["id"])
+        # Every token the session holds is the previous organization's (its Client API
+        # token and its widget tokens of any scopes), so all of them go.
+        current_app.extensions["tokens"].evict_session(record.token_session)
     return chosen
 
 

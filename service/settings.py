@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from limits import parse_many
 
 from service.redis_link import check_url
+from service.widget_tokens import SCOPE
 
 
 class SettingsError(ValueError):
@@ -51,6 +52,7 @@ class Settings:
     session_cookie_domain: str | None = None
     session_cookie_samesite: str = "Lax"
     cors_allowed_origins: tuple[str, ...] = ()
+    widget_token_scopes: tuple[str, ...] = ("widgets:users-table:manage",)
     secret_key_fallbacks: tuple[str, ...] = ()
     metrics_token: str | None = None
 
@@ -114,6 +116,7 @@ def load_settings(
         log_format=r.choice("LOG_FORMAT", "json", ("json", "text")),
         trusted_proxies=int(r.number("TRUSTED_PROXIES", 0, integer=True, allow_zero=True)),
         cors_allowed_origins=r.origins("CORS_ALLOWED_ORIGINS"),
+        widget_token_scopes=r.scopes("WIDGET_TOKEN_SCOPES", "widgets:users-table:manage"),
         secret_key_fallbacks=r.secret_key_fallbacks(),
         metrics_token=r.metrics_token(),
         **r.cookie(r.boolean("SESSION_COOKIE_SECURE", True)),
@@ -201,6 +204,19 @@ class _Reader:
                 )
             found.append(value)
         return tuple(found)
+
+    def scopes(self, name: str, default: str) -> tuple[str, ...]:
+        value = self.raw(name) or default
+        if value.lower() == "none":  # only scope-less (user-only) widget tokens
+            return ()
+        found = [s.strip() for s in value.split(",") if s.strip()]
+        bad = [s for s in found if not SCOPE.fullmatch(s)]
+        if bad:
+            raise SettingsError(
+                f"{name} must be comma-separated widget scopes such as "
+                f"widgets:users-table:manage (or none), got {bad[0]!r}."
+            )
+        return tuple(dict.fromkeys(found))
 
     def cookie(self, secure: bool) -> _CookieSettings:
         domain = self.raw("SESSION_COOKIE_DOMAIN")

@@ -179,6 +179,21 @@ class WorkOSClient(WorkOSTransport):
             raise shape_error(reply)
         return token
 
+    def create_widget_token(
+        self, *, user_id: str, organization_id: str | None, scopes: list[str]
+    ) -> str:
+        """Mint a widget token for WorkOS's React widgets; no organization: a user-only one."""
+        body: dict[str, Any] = {"user_id": user_id}
+        if organization_id is not None:
+            body["organization_id"] = organization_id
+        if scopes:
+            body["scopes"] = scopes
+        reply = self._request("POST", "/widgets/token", json=body, kind="mint")
+        token = reply.body.get("token")
+        if not isinstance(token, str) or not token:
+            raise shape_error(reply)
+        return token
+
     def list_events(
         self,
         *,

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 import requests
+from cryptography import x509
 
 KEY = "sk_test_default"
 API = {"Authorization": f"Bearer {KEY}"}
@@ -381,6 +382,18 @@ def test_jwks_is_public_rs256_with_the_token_kid(url):
     assert (keys[0]["kty"], keys[0]["use"], keys[0]["alg"]) == ("RSA", "sig", "RS256")
     token = exchange(url, "alice@acme.com").json()["access_token"]
     assert jwt.get_unverified_header(token) == {"alg": "RS256", "kid": keys[0]["kid"], "typ": "JWT"}
+
+
+def test_jwks_key_carries_its_self_signed_certificate(url):
+    (key,) = requests.get(f"{url}/sso/jwks/{CLIENT}", timeout=5).json()["keys"]
+    (der,) = (base64.b64decode(c, validate=True) for c in key["x5c"])
+    cert = x509.load_der_x509_certificate(der)
+    thumbprint = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+    assert key["x5t#S256"] == thumbprint
+    # The certificate holds the JWK's key and verifies under it (self-signed).
+    assert cert.public_key().public_numbers() == jwt.PyJWK(key).key.public_numbers()
+    assert cert.subject == cert.issuer
+    cert.verify_directly_issued_by(cert)
 
 
 # organization memberships, users, organizations

@@ -82,6 +82,7 @@ def test_cli_serves_seed_file_keeps_signing_key_and_stops_on_sigterm(tmp_path):
             json={"organization_id": "org_initech", "user_id": "user_peter"},
         )
         assert minted.status_code == 201
+        jwks = requests.get(f"{url}/sso/jwks/client_emulator", timeout=5).json()
         hooked = requests.get(f"{url}/organizations/org_missing", headers=API, timeout=5)
         assert hooked.status_code == 503
         # Several slow requests at once finish together: the server is threaded.
@@ -107,7 +108,9 @@ def test_cli_serves_seed_file_keeps_signing_key_and_stops_on_sigterm(tmp_path):
 
     again, url = start(tmp_path, "--signing-key", str(key))
     try:
-        jwk = requests.get(f"{url}/sso/jwks/client_emulator", timeout=5).json()["keys"][0]
+        # The same key publishes the same JWKS, certificate included.
+        assert requests.get(f"{url}/sso/jwks/client_emulator", timeout=5).json() == jwks
+        jwk = jwks["keys"][0]
         claims = jwt.decode(minted.json()["token"], jwt.PyJWK(jwk).key, algorithms=["RS256"])
         assert claims["exp"] - claims["iat"] == 60
         # The built-in seed is back without --seed.

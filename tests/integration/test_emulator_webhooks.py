@@ -56,17 +56,17 @@ def wait_deliveries(url: str, count: int, timeout: float = 10) -> list[dict]:
 def test_endpoint_create_list_get_delete(url):
     created = register(url, "http://127.0.0.1:9/hook", events=["session.revoked"])
     assert created["id"].startswith("we_") and created["object"] == "webhook_endpoint"
-    assert {k: created[k] for k in ("endpoint_url", "secret", "enabled", "events")} == {
+    assert {k: created[k] for k in ("endpoint_url", "secret", "status", "events")} == {
         "endpoint_url": "http://127.0.0.1:9/hook",
         "secret": SECRET,
-        "enabled": True,
+        "status": "enabled",
         "events": ["session.revoked"],
     }
     assert created["created_at"] == created["updated_at"]
     one = requests.get(f"{url}/webhook_endpoints/{created['id']}", headers=API, timeout=5)
-    assert one.status_code == 200 and "secret" not in one.json()  # shown once, at creation
+    assert one.status_code == 200 and one.json() == created  # the secret too, as WorkOS
     listed = requests.get(f"{url}/webhook_endpoints", headers=API, timeout=5).json()
-    assert listed["object"] == "list" and [e["id"] for e in listed["data"]] == [created["id"]]
+    assert listed["object"] == "list" and listed["data"] == [created]
     assert listed["list_metadata"] == {"before": None, "after": None}
     path = f"{url}/webhook_endpoints/{created['id']}"
     assert requests.delete(path, headers=API, timeout=5).status_code == 204
@@ -91,8 +91,8 @@ def test_routes_need_the_api_key(url, method, path):
         ({"secret": SECRET}, "endpoint_url"),
         ({"endpoint_url": "not a url", "secret": SECRET}, "endpoint_url"),
         ({"endpoint_url": "ftp://x.test/h", "secret": SECRET}, "endpoint_url"),
-        ({"endpoint_url": "http://x.test/h"}, "secret"),
         ({"endpoint_url": "http://x.test/h", "secret": ""}, "secret"),
+        ({"endpoint_url": "http://x.test/h", "secret": 7}, "secret"),
         ({"endpoint_url": "http://x.test/h", "secret": SECRET, "events": "user.deleted"}, "events"),
         ({"endpoint_url": "http://x.test/h", "secret": SECRET, "enabled": "yes"}, "enabled"),
     ],
@@ -102,6 +102,17 @@ def test_invalid_endpoint_is_400(url, body, field):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_request"
     assert response.json()["errors"] == [{"field": field, "code": "invalid"}]
+
+
+def test_without_a_secret_one_is_made_up_and_answered(url, receiver):
+    body = {"endpoint_url": receiver.url, "events": []}
+    response = requests.post(f"{url}/webhook_endpoints", json=body, headers=API, timeout=5)
+    assert response.status_code == 201, response.text
+    secret = response.json()["secret"]
+    assert re.fullmatch(r"whsec_[\w-]{32}", secret)
+    add_carol(url)
+    (delivery,) = receiver.wait_for(1)
+    verify(secret, delivery.headers["Workos-Signature"], delivery.body)
 
 
 # signed deliveries
@@ -128,7 +139,7 @@ def test_subscription_filter_and_disabled_endpoints(url, receiver):
     try:
         register(url, receiver.url, events=["organization_membership.deleted"])
         register(url, other.url)
-        register(url, other.url + "/disabled", enabled=False)
+        assert register(url, other.url + "/disabled", enabled=False)["status"] == "disabled"
         add_carol(url)
         requests.delete(f"{url}/_emulate/memberships", json=CAROL_ACME, timeout=5)
         assert [e["event"] for e in other.events(2)] == [

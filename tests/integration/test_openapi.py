@@ -50,6 +50,7 @@ def test_document_is_valid_openapi_3_1(app, document):
     assert {f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops} == {
         "GET /api/graphql-token",
         "GET /api/session",
+        "GET /api/widget-token",
         "POST /api/organization",
         "POST /webhooks/workos",
         "POST /logout",
@@ -152,6 +153,10 @@ def _mint_answers(status: int, body=None):
     return lambda emulator: emulator.hook("POST", "/client/token", status, body=body)
 
 
+def _widget_mint_answers(status: int, body=None):
+    return lambda emulator: emulator.hook("POST", "/widgets/token", status, body=body)
+
+
 def _memberships_answer(status: int, body=None):
     return lambda emulator: emulator.hook("GET", MEMBERSHIPS, status, body=body)
 
@@ -220,6 +225,8 @@ def _oversized_logout(b: Browser):
 
 REVOKED = b'{"id": "event_01", "event": "session.revoked", "data": {"id": "session_x"}}'
 TOKEN, SESSION, SWITCH = "/api/graphql-token", "/api/session", "/api/organization"
+WIDGET = "/api/widget-token"
+MANAGE = f"{WIDGET}?scopes=widgets:users-table:manage"
 HOOK, LOGOUT = "/webhooks/workos", "/logout"
 
 
@@ -257,6 +264,27 @@ LIVE = [
         _twice_then(_get(TOKEN)),
         setup=_mint_answers(429),
     ),
+    live("get", WIDGET, 200, None, _get(MANAGE)),
+    live("get", WIDGET, 200, "user-only", _get(WIDGET), who=CAROL),
+    live("get", WIDGET, 400, "invalid_scope", _get(f"{WIDGET}?scopes=widgets:sso:manage")),
+    live("get", WIDGET, 401, "unauthenticated", _get(WIDGET), who=None),
+    live("get", WIDGET, 403, "csrf_required", _get(WIDGET, csrf=False)),
+    live("get", WIDGET, 403, "no_organization", _get(MANAGE), who=CAROL),
+    live("get", WIDGET, 403, "not_a_member", _get(MANAGE), setup=_widget_mint_answers(404)),
+    live(
+        "get", WIDGET, 429, "rate_limited", _twice_then(_get(WIDGET)), TOKEN_RATE_LIMIT="2/minute"
+    ),
+    live("get", WIDGET, 502, "upstream_error", _get(WIDGET), setup=_widget_mint_answers(201, {})),
+    live(
+        "get",
+        WIDGET,
+        502,
+        "upstream_misconfigured",
+        _get(WIDGET),
+        setup=_widget_mint_answers(401),
+    ),
+    live("get", WIDGET, 503, "upstream_unavailable", _get(WIDGET), setup=_widget_mint_answers(503)),
+    live("get", WIDGET, 503, "session_store_unavailable", _store_down(_get(WIDGET))),
     live("get", SESSION, 200, None, _get(SESSION)),
     live("get", SESSION, 200, "no organization", _get(SESSION), who=CAROL),
     live("get", SESSION, 401, "unauthenticated", _get(SESSION), who=None),
