@@ -9,7 +9,14 @@ import {
 } from '@workos-inc/widgets';
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { WORKOS_API } from './config';
-import { getSession, SIGN_IN_URL, switchToOrganization, tokens, type Session } from './service';
+import {
+  getSession,
+  SIGN_IN_URL,
+  switchToOrganization,
+  tokens,
+  USERS_TABLE_SCOPE,
+  type Session,
+} from './service';
 
 type State =
   | { kind: 'loading' }
@@ -81,7 +88,7 @@ export function App() {
         </header>
         {organization ? (
           <Section title="Members" testId="widget-users-management">
-            <UsersManagement authToken={() => tokens.users.getToken()} />
+            <Members organization={organization.name} />
           </Section>
         ) : (
           <p data-testid="no-organization">Members: you are not acting for any organization.</p>
@@ -107,6 +114,35 @@ function Section({ title, testId, children }: { title: string; testId: string; c
       {children}
     </section>
   );
+}
+
+/**
+ * UsersManagement, for a user whose role grants the users-table permission. WorkOS narrows the
+ * scope asked for to the role's permissions; without it the widget would only show its error.
+ */
+function Members({ organization }: { organization: string }) {
+  const token = useToken(tokens.users);
+  if (!token) return <p>Loading…</p>;
+  if (!permissionsOf(token).includes(USERS_TABLE_SCOPE)) {
+    return (
+      <p data-testid="no-manage-permission">
+        Your role in {organization} does not let you manage its members ({USERS_TABLE_SCOPE}).
+      </p>
+    );
+  }
+  return <UsersManagement authToken={() => tokens.users.getToken()} />;
+}
+
+/** The token's `permissions` claim (read, not verified: the widgets read it the same way). */
+function permissionsOf(token: string): string[] {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const permissions: unknown = JSON.parse(json).permissions;
+    return Array.isArray(permissions) ? permissions.filter((p) => typeof p === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /**
