@@ -6,8 +6,9 @@
  * {type: "token", token, expiresIn, organizationId, sentAt}.
  */
 
-const CHANNEL_NAME = 'graphql-token';
-const LOCK_NAME = 'graphql-token-fetch';
+// The default share: Client API tokens. Clients of widget tokens share under names of their own
+// (one per set of scopes), so a tab never adopts another kind of token.
+const SHARE_NAME = 'graphql-token';
 // A message between tabs takes milliseconds; anything beyond this is a clock jump, not transit.
 const MAX_TRANSIT_MS = 5000;
 // A tab granted the fetch lock right after another tab's fetch may get the lock before that
@@ -16,14 +17,15 @@ const HANDOFF_MS = 500;
 // A peer's "fetching" older than this is stale (its tab closed or its fetch hung).
 const PEER_FETCH_MAX_MS = 15000;
 
-function defaultChannel() {
-  return typeof BroadcastChannel === 'function' ? new BroadcastChannel(CHANNEL_NAME) : null;
+function defaultChannel(name) {
+  return typeof BroadcastChannel === 'function' ? new BroadcastChannel(name) : null;
 }
 
 /** This tab's end of the sharing: the lock, the channel, and what the other tabs are doing. */
 export class TabShare {
   #channel;
   #locks;
+  #lockName;
   #now;
   #dateNow;
   #setTimeout;
@@ -33,9 +35,13 @@ export class TabShare {
   #peerWaiters = [];
   #onMessage = (event) => this.#receive(event?.data);
 
-  /** `channel`, `locks`: undefined for the browser's, null for none; `deliver(message)` gets the rest. */
-  constructor({ channel, locks, now, dateNow, setTimeout, deliver }) {
-    this.#channel = channel === undefined ? defaultChannel() : channel;
+  /**
+   * `name`: the channel's (and, with `-fetch`, the lock's); `channel`, `locks`: undefined for
+   * the browser's, null for none; `deliver(message)` gets the rest.
+   */
+  constructor({ name = SHARE_NAME, channel, locks, now, dateNow, setTimeout, deliver }) {
+    this.#channel = channel === undefined ? defaultChannel(name) : channel;
+    this.#lockName = `${name}-fetch`;
     this.#locks = locks === undefined ? (globalThis.navigator?.locks ?? null) : locks;
     this.#now = now;
     this.#dateNow = dateNow;
@@ -49,7 +55,7 @@ export class TabShare {
     if (!this.#locks) return work();
     let granted = false;
     try {
-      return await this.#locks.request(LOCK_NAME, () => {
+      return await this.#locks.request(this.#lockName, () => {
         granted = true;
         return work();
       });

@@ -26,7 +26,14 @@ export interface TokenLocks {
 export interface TokenClientOptions {
   /** Where the service is: its origin and path prefix, e.g. `https://bff.example.com/bff`. On another origin than the page, requests carry the session cookie with `credentials: 'include'` (the service must list the page's origin in `CORS_ALLOWED_ORIGINS`). Default `''`: this page's origin. */
   baseUrl?: string;
-  /** The service's token route (sent with the session cookie). Default `${baseUrl}/api/graphql-token`. */
+  /**
+   * Which token: `'graphql'`, a Client API token for the Widgets GraphQL API; `'widget'`, a
+   * widget token for WorkOS's React widgets (`@workos-inc/widgets`). Default `'graphql'`.
+   */
+  kind?: 'graphql' | 'widget';
+  /** With `kind: 'widget'`: the widget scopes to ask for, e.g. `['widgets:users-table:manage']`; none: a user-only token. Default `[]`. */
+  scopes?: readonly string[];
+  /** The service's token route (sent with the session cookie). Default `${baseUrl}/api/graphql-token`, or `${baseUrl}/api/widget-token?scopes=…` for `kind: 'widget'`. */
   tokenUrl?: string;
   /** The WorkOS Client GraphQL API, e.g. `https://api.workos.com/client/graphql`; needed by `graphql()`. Default `null`. */
   graphqlUrl?: string | null;

@@ -6,7 +6,9 @@
  * (BroadcastChannel + Web Locks), refreshes it shortly before it stops being served (not while
  * the page is hidden: an idle tab costs nothing; it catches up when it is shown), and runs
  * GraphQL requests against the WorkOS Client GraphQL API, which reports an expired or bad
- * token as HTTP 200 with `errors: [{message: "Unauthorized"}]`.
+ * token as HTTP 200 with `errors: [{message: "Unauthorized"}]`. With `kind: 'widget'` it holds
+ * a widget token for WorkOS's React widgets instead (`GET /api/widget-token?scopes=...`), with
+ * the same caching, sharing and refresh, among the tabs' clients of the same kind and scopes.
  *
  * Events (CustomEvent, `detail` never carries the token):
  *   token     {expiresIn, organizationId, source: "fetch" | "channel"}
@@ -37,6 +39,18 @@ import { RefreshTimer } from './graphql-token-refresh.js';
 import { TabShare } from './graphql-token-tabs.js';
 
 export { GraphQLRequestError, isUnauthorized, TokenError };
+
+/** The route and the tab-sharing name of a client's kind of token (`kind`, `scopes`). */
+function tokenKind({ kind = 'graphql', scopes = [] }) {
+  if (kind === 'graphql') return { path: '/api/graphql-token', shareName: 'graphql-token' };
+  if (kind !== 'widget') throw new TypeError(`kind must be 'graphql' or 'widget', not ${kind}`);
+  // Sorted and de-duplicated: the same scopes in any order are one token, here and in a tab.
+  const asked = [...new Set(scopes)].sort().join(',');
+  return {
+    path: asked ? `/api/widget-token?scopes=${encodeURIComponent(asked)}` : '/api/widget-token',
+    shareName: `graphql-token:widget:${asked}`,
+  };
+}
 
 const MIN_REFRESH_DELAY_MS = 5000;
 
@@ -70,7 +84,8 @@ export class TokenClient extends EventTarget {
   constructor(options = {}) {
     super();
     const base = String(options.baseUrl ?? '').replace(/\/+$/, '');
-    this.#tokenUrl = options.tokenUrl ?? `${base}/api/graphql-token`;
+    const kind = tokenKind(options);
+    this.#tokenUrl = options.tokenUrl ?? `${base}${kind.path}`;
     this.#credentials = credentialsFor(base || null);
     this.#graphqlUrl = options.graphqlUrl ?? null;
     this.#marginMs = (options.marginSeconds ?? 30) * 1000;
@@ -96,6 +111,7 @@ export class TokenClient extends EventTarget {
     });
     this.#organizationId = options.organizationId ?? null;
     this.#tabs = new TabShare({
+      name: kind.shareName,
       channel: options.channel,
       locks: options.locks,
       ...this.#clock,

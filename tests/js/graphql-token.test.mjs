@@ -1058,3 +1058,77 @@ test('never touches localStorage, sessionStorage or document.cookie', async () =
 
   assert.deepEqual(storageTouches, []);
 });
+
+describe('widget tokens', () => {
+  const WIDGET_URL = '/api/widget-token?scopes=widgets%3Ausers-table%3Amanage';
+
+  test('kind widget asks the widget route with its scopes, sorted and once each', async () => {
+    const fetch = router({ [WIDGET_URL]: tokenIssuer() });
+    const scopes = ['widgets:users-table:manage', 'widgets:users-table:manage'];
+    const client = makeClient(fetch, { kind: 'widget', scopes });
+    assert.equal(await client.getToken(), 'tok-1');
+    assert.equal(await client.getToken(), 'tok-1');
+    assert.equal(fetch.calls.length, 1);
+    assert.equal(fetch.calls[0].init.headers['X-CSRF'], '1');
+  });
+
+  test('a widget client without scopes asks for a user-only token', async () => {
+    const fetch = router({ '/api/widget-token': tokenIssuer() });
+    const client = makeClient(fetch, { kind: 'widget', baseUrl: '' });
+    assert.equal(await client.getToken(), 'tok-1');
+  });
+
+  test('an unknown kind is refused when the client is made', () => {
+    assert.throws(() => makeClient(router({}), { kind: 'session' }), TypeError);
+  });
+
+  test('each kind and scope set fetches under a lock of its own', async () => {
+    const locks = new FakeLocks();
+    const names = [];
+    const spy = { request: (name, callback) => (names.push(name), locks.request(name, callback)) };
+    const fetch = router({
+      [TOKEN_URL]: tokenIssuer(),
+      [WIDGET_URL]: tokenIssuer(),
+      '/api/widget-token': tokenIssuer(),
+    });
+    await makeClient(fetch, { locks: spy }).getToken();
+    await makeClient(fetch, { locks: spy, kind: 'widget', scopes: ['widgets:users-table:manage'] }).getToken();
+    await makeClient(fetch, { locks: spy, kind: 'widget' }).getToken();
+    assert.deepEqual(names, [
+      'graphql-token-fetch',
+      'graphql-token:widget:widgets:users-table:manage-fetch',
+      'graphql-token:widget:-fetch',
+    ]);
+  });
+
+  test('tabs share widget tokens only with clients of the same kind and scopes', async () => {
+    const hub = new FakeChannelHub();
+    const original = globalThis.BroadcastChannel;
+    // The browser's BroadcastChannel, by name: each client opens the channel of its share.
+    globalThis.BroadcastChannel = function BroadcastChannel(name) {
+      return hub.open(name);
+    };
+    try {
+      const issue = tokenIssuer(); // one sequence of tokens for both routes
+      const fetch = router({ [TOKEN_URL]: issue, [WIDGET_URL]: issue });
+      const widget = { kind: 'widget', scopes: ['widgets:users-table:manage'], channel: undefined };
+      const graphqlTab = makeClient(fetch, { channel: undefined });
+      const widgetTab = makeClient(fetch, widget);
+      const otherWidgetTab = makeClient(fetch, widget);
+      const graphqlToken = await graphqlTab.getToken();
+      await settle();
+      const token = await widgetTab.getToken();
+      await settle();
+      assert.notEqual(token, graphqlToken);
+      assert.equal(await otherWidgetTab.getToken(), token);
+      assert.equal(fetch.calls.filter((c) => c.url === WIDGET_URL).length, 1);
+      assert.deepEqual([...hub.channels].map((c) => c.name).sort(), [
+        'graphql-token',
+        'graphql-token:widget:widgets:users-table:manage',
+        'graphql-token:widget:widgets:users-table:manage',
+      ]);
+    } finally {
+      globalThis.BroadcastChannel = original;
+    }
+  });
+});

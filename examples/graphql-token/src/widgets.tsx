@@ -3,7 +3,9 @@
 import { createTokenClient } from '@gts/graphql-token';
 import { UsersManagement, WorkOsWidgets } from '@workos-inc/widgets';
 
-const client = createTokenClient().start();
+// UsersManagement needs a widget token with the users-table scope (the full React example, with
+// every widget, is examples/widgets/).
+const client = createTokenClient({ kind: 'widget', scopes: ['widgets:users-table:manage'] }).start();
 
 export function TeamPage() {
   return (
