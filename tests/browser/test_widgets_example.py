@@ -82,6 +82,7 @@ def example(stack):
     """The example built for this stack (npm ci from the lock file, vite build), served."""
     require_tool("npm", "apt-get install npm")
     installed = _run(["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund"])
+    (EXAMPLE / "node_modules" / ".installed").touch()  # the Makefile's stamp: no second npm ci
     dist = stack.tmp / "widgets-dist"
     env = {"VITE_SERVICE_URL": stack.url, "VITE_EMULATOR_URL": stack.emulator.url}
     built = _run(
@@ -245,7 +246,13 @@ def test_alice_manages_acmes_members(context, stack, example, widget_tokens, wat
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("combobox").click()
     page.get_by_role("option", name="Admin").click()
-    dialog.get_by_role("button", name="Save").click()
+    with page.expect_response(
+        lambda r: (
+            "/_widgets/UserManagement/members/user_bob" in r.url and r.request.method == "POST"
+        )
+    ) as changed:
+        dialog.get_by_role("button", name="Save").click()
+    assert changed.value.ok, changed.value.status
     expect(dialog).to_have_count(0)
     expect(member_row(users, BOB)).to_contain_text("Admin")
     assert acme_roles(stack, "user_bob") == ["admin"]
@@ -276,7 +283,11 @@ def test_alice_changes_her_name_in_her_profile(context, stack, example, widget_t
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("First name").fill("Alicia")
     dialog.get_by_label("Last name").fill("Andersen")
-    dialog.get_by_role("button", name="Save").click()
+    with page.expect_response(
+        lambda r: r.url.endswith("/_widgets/UserProfile/me") and r.request.method == "POST"
+    ) as saved:
+        dialog.get_by_role("button", name="Save").click()
+    assert saved.value.ok, saved.value.status
     expect(dialog).to_have_count(0)
     expect(profile).to_contain_text("Alicia Andersen")
     user = emulator_get(stack, "/user_management/users/user_alice")
@@ -336,8 +347,16 @@ def test_alices_sessions_mark_the_current_one_and_revoke_the_other(
         sessions.get_by_role("button", name="Sign out").first.click()
         confirm = page.get_by_role("alertdialog")
         expect(confirm).to_contain_text("Sign out of device?")
-        confirm.get_by_role("button", name="Sign out").click()
+        # Wait for the widget's own call: its list has no button while it loads, too.
+        with page.expect_response(
+            lambda r: (
+                "/_widgets/UserProfile/sessions/revoke/" in r.url and r.request.method == "DELETE"
+            )
+        ) as revoked:
+            confirm.get_by_role("button", name="Sign out").click()
+        assert revoked.value.ok, revoked.value.status
         expect(sessions.get_by_role("button", name="Sign out")).to_have_count(0)
+        expect(widget(page, "user-sessions").get_by_text("This device")).to_have_count(1)
         active = emulator_get(stack, "/user_management/users/user_alice/sessions")["data"]
         assert [s["id"] for s in active if s.get("status", "active") == "active"] == [mine]
 
