@@ -418,6 +418,12 @@ def test_bob_switches_to_globex_in_the_organization_switcher(
 
 def test_carol_without_organization_sees_her_profile(context, stack, example, widget_tokens, watch):
     sign_in_without_page(context, CAROL)
+    app = context.new_page()  # the service's app page links to the example (make run's URL)
+    app.goto("/")
+    expect(app.get_by_test_id("widgets-example-link")).to_have_attribute(
+        "href", "http://127.0.0.1:5173/"
+    )
+    app.close()
     page = open_example(context, example)
     expect(page.get_by_test_id("organization-name")).to_have_text("no organization")
     profile = widget(page, "user-profile")
