@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "CORS_ALLOWED_ORIGINS": ",".join(
             filter(None, [os.environ.get("CORS_ALLOWED_ORIGINS", "").strip(), widgets_url])
         ),
+        # The app page links to the example (no link where this is unset, as in production).
+        "WIDGETS_EXAMPLE_URL": f"{widgets_url}/",
     }
     processes: list[Process] = []
     stop = {"now": False}

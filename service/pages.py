@@ -34,6 +34,7 @@ def index() -> ResponseReturnValue:
         graphql_url=settings.workos_graphql_url,
         token_margin_seconds=settings.token_refresh_margin_seconds,
         csrf_token=csrf_token(),
+        widgets_example_url=settings.widgets_example_url,
     )
 
 

@@ -53,6 +53,7 @@ class Settings:
     session_cookie_samesite: str = "Lax"
     cors_allowed_origins: tuple[str, ...] = ()
     widget_token_scopes: tuple[str, ...] = ("widgets:users-table:manage",)
+    widgets_example_url: str | None = None
     secret_key_fallbacks: tuple[str, ...] = ()
     metrics_token: str | None = None
 
@@ -117,6 +118,7 @@ def load_settings(
         trusted_proxies=int(r.number("TRUSTED_PROXIES", 0, integer=True, allow_zero=True)),
         cors_allowed_origins=r.origins("CORS_ALLOWED_ORIGINS"),
         widget_token_scopes=r.scopes("WIDGET_TOKEN_SCOPES", "widgets:users-table:manage"),
+        widgets_example_url=r.url("WIDGETS_EXAMPLE_URL", None),
         secret_key_fallbacks=r.secret_key_fallbacks(),
         metrics_token=r.metrics_token(),
         **r.cookie(r.boolean("SESSION_COOKIE_SECURE", True)),

@@ -32,7 +32,11 @@ EXAMPLE = ROOT / "examples" / "widgets"
 EXAMPLE_PORT = free_port()
 EXAMPLE_ORIGIN = f"http://127.0.0.1:{EXAMPLE_PORT}"
 WEBHOOK_SECRET = "whsec_widgets_example_0123456789abcdef"
-SERVICE_ENV = {"CORS_ALLOWED_ORIGINS": EXAMPLE_ORIGIN, "WORKOS_WEBHOOK_SECRET": WEBHOOK_SECRET}
+SERVICE_ENV = {
+    "CORS_ALLOWED_ORIGINS": EXAMPLE_ORIGIN,
+    "WORKOS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "WIDGETS_EXAMPLE_URL": f"{EXAMPLE_ORIGIN}/",
+}
 EMULATOR_ARGS = ("--allowed-origin", EXAMPLE_ORIGIN)
 SHOTS = ROOT / "artifacts" / "widgets"
 WIDGET_TOKEN_ROUTE = "/api/widget-token"
@@ -418,11 +422,9 @@ def test_bob_switches_to_globex_in_the_organization_switcher(
 
 def test_carol_without_organization_sees_her_profile(context, stack, example, widget_tokens, watch):
     sign_in_without_page(context, CAROL)
-    app = context.new_page()  # the service's app page links to the example (make run's URL)
+    app = context.new_page()  # the service's app page links to the example (WIDGETS_EXAMPLE_URL)
     app.goto("/")
-    expect(app.get_by_test_id("widgets-example-link")).to_have_attribute(
-        "href", "http://127.0.0.1:5173/"
-    )
+    expect(app.get_by_test_id("widgets-example-link")).to_have_attribute("href", EXAMPLE_ORIGIN)
     app.close()
     page = open_example(context, example)
     expect(page.get_by_test_id("organization-name")).to_have_text("no organization")

@@ -125,3 +125,17 @@ def test_switch_mints_for_the_new_organization(browser, emulator):
 def test_session_names_its_workos_session(alice, emulator):
     body = alice.client.get("/api/session", headers={"X-CSRF": "1"}).json
     assert body["session_id"] == alice.record().sid and body["session_id"].startswith("session_")
+
+
+def test_app_page_links_to_the_widgets_example_only_when_configured(make_app, emulator):
+    from tests.conftest import Browser
+
+    plain = Browser(make_app().test_client(), emulator)
+    plain.sign_in(ALICE)
+    assert b"widgets-example-link" not in plain.client.get("/").data
+    linked = Browser(make_app(WIDGETS_EXAMPLE_URL="http://127.0.0.1:5173/").test_client(), emulator)
+    linked.sign_in(ALICE)
+    assert (
+        b'href="http://127.0.0.1:5173" data-testid="widgets-example-link"'
+        in linked.client.get("/").data
+    )
