@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app from the environment, with overrides keyed by variable name (tests)."""
-    from service import api, auth, ops, pages, tracing, webhooks
+    from service import api, auth, cli, ops, pages, tracing, webhooks
     from service.budget import MAX_PAUSE, Budget
     from service.cookie import CookieSessionInterface
     from service.cors import init_cors
@@ -162,4 +162,5 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     auth.init_auth(app)
     for blueprint in (pages.bp, api.bp, ops.bp, webhooks.bp):
         app.register_blueprint(blueprint)
+    cli.register(app)
     return app
