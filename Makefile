@@ -27,7 +27,8 @@ $(RUN_STAMP): requirements.txt requirements-emulator.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-emulator.txt
 	@touch $(RUN_STAMP)
 
-$(STAMP): $(RUN_STAMP) requirements-dev.txt
+# requirements-dev.txt includes requirements-otel.txt: the tests and mypy cover tracing too.
+$(STAMP): $(RUN_STAMP) requirements-dev.txt requirements-otel.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 

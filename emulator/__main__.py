@@ -39,6 +39,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N/minute",
         help="answer 429 + Retry-After beyond N calls per API key in any minute (off by default)",
     )
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a registered redirect URI (repeatable); when given, authorize refuses any other",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     return parser.parse_args(argv)
 
@@ -60,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             allowed_origins=args.allowed_origin,
             signing_key_path=args.signing_key,
             rate_limit=args.rate_limit,
+            redirect_uris=args.redirect_uri,
         )
     except (OSError, ValueError) as exc:
         print(f"emulator: {exc}", file=sys.stderr)

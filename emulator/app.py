@@ -38,6 +38,7 @@ def create_app(
     signing_key_path: str | os.PathLike | None = None,
     client_id: str = "client_emulator",
     rate_limit: str | None = None,
+    redirect_uris: Iterable[str] = (),
 ) -> Flask:
     """Build the emulator; its state is `app.extensions["emulator"]`."""
     app = Flask(__name__)
@@ -49,6 +50,7 @@ def create_app(
         latency_ms=int(latency_ms),
         allowed_origins=tuple(allowed_origins),
         rate_limit=rate_limit,
+        redirect_uris=tuple(redirect_uris),
     )
     app.extensions["emulator"] = EmulatorState(
         load_seed(seed), settings, SigningKey.load(signing_key_path)

@@ -91,14 +91,15 @@ def latency():
 
 @bp.route("/config", methods=["GET", "PUT"])
 def config():
-    """Read or change settings: client_token_ttl, widget_token_ttl, latency_ms, allowed_origins."""
+    """Read or change settings: client_token_ttl, widget_token_ttl, latency_ms, allowed_origins,
+    redirect_uris."""
     state = get_state()
     if request.method == "PUT":
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return _bad("body must be a JSON object")
         ttls = ("client_token_ttl", "widget_token_ttl")
-        unknown = set(body) - {*ttls, "latency_ms", "allowed_origins"}
+        unknown = set(body) - {*ttls, "latency_ms", "allowed_origins", "redirect_uris"}
         if unknown:
             return _bad(f"unknown setting(s): {sorted(unknown)}")
         for name in ttls:
@@ -110,12 +111,17 @@ def config():
         origins = body.get("allowed_origins", [])
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
             return _bad("allowed_origins must be a list of strings")
+        redirects = body.get("redirect_uris", [])
+        if not isinstance(redirects, list) or not all(isinstance(u, str) for u in redirects):
+            return _bad("redirect_uris must be a list of strings")
         with state.lock:
             for name in (*ttls, "latency_ms"):
                 if name in body:
                     setattr(state.settings, name, body[name])
             if "allowed_origins" in body:
                 state.settings.allowed_origins = tuple(origins)
+            if "redirect_uris" in body:
+                state.settings.redirect_uris = tuple(redirects)
     with state.lock:
         return jsonify(state.settings.to_json())
 

@@ -77,6 +77,10 @@ class EmulatorControl:
     def set_token_ttl(self, seconds: int) -> None:
         self._call("PUT", "/_emulate/config", json={"client_token_ttl": seconds})
 
+    def set_redirect_uris(self, uris: Sequence[str]) -> None:
+        """Register these redirect URIs only (empty: accept any, the default)."""
+        self._call("PUT", "/_emulate/config", json={"redirect_uris": list(uris)})
+
     def set_rate_limit(self, limit: str | None) -> None:
         """Limit calls per API key ("N/minute"), or lift the limit (None)."""
         self._call("PUT", "/_emulate/rate_limit", json={"limit": limit})

@@ -49,6 +49,8 @@ class Settings:
     rate_limit: str | None = None  # per API key, e.g. "6000/minute"; None: no limit
     # WorkOS documents widget tokens (POST /widgets/token) as expiring after one hour.
     widget_token_ttl: int = 3600
+    # The client's registered redirect URIs; empty: any http(s) URL is accepted (as before).
+    redirect_uris: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         """Settings as shown by the control API (the API key is not shown)."""
@@ -59,6 +61,7 @@ class Settings:
             "latency_ms": self.latency_ms,
             "allowed_origins": list(self.allowed_origins),
             "rate_limit": self.rate_limit,
+            "redirect_uris": list(self.redirect_uris),
         }
 
 

@@ -56,6 +56,15 @@ def authorize():
             error="invalid_request",
             error_description="redirect_uri must be an absolute http(s) URL.",
         )
+    registered = state.settings.redirect_uris
+    if registered and redirect_uri not in registered:
+        # Never redirected to: an unregistered URI is where a code must not go (WorkOS shows
+        # an error page for it).
+        return error(
+            400,
+            error="invalid_request",
+            error_description="redirect_uri is not a registered redirect URI of this client.",
+        )
     if args.get("response_type") != "code":
         return _back(
             redirect_uri,
@@ -235,8 +244,12 @@ def logout():
 
 @bp.get("/sso/jwks/<client_id>")
 def jwks(client_id):
-    """The public keys that verify every token the emulator signs."""
-    return jsonify(get_state().signing_key.jwks())
+    """The public keys that verify every token the emulator signs; 404 for another client."""
+    state = get_state()
+    if client_id != state.settings.client_id:
+        # So a client id of another environment shows (the service's `check` asks here).
+        return error(404, message=f"Client not found: '{client_id}'.")
+    return jsonify(state.signing_key.jwks())
 
 
 def _back(redirect_uri: str, **extra: str) -> WerkzeugResponse:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app from the environment, with overrides keyed by variable name (tests)."""
-    from service import api, auth, ops, pages, webhooks
+    from service import api, auth, cli, ops, pages, tracing, webhooks
     from service.budget import MAX_PAUSE, Budget
     from service.cookie import CookieSessionInterface
     from service.cors import init_cors
@@ -30,11 +30,14 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     from service.sessions import Sessions
     from service.settings import load_settings
     from service.tokens import TokenBroker
+    from service.tracing_proxies import TracedBroker, TracedGate, TracedSessionStore, cache_observer
     from service.widget_tokens import token_minter
     from service.workos import WorkOSClient
 
     settings = load_settings(overrides=overrides)
     ops.configure_logging(settings.log_level, settings.log_format)
+    # Off unless OTEL_* asks: then proxies add spans around the stores, cache and gate.
+    traced = tracing.enable()
 
     # Templates live at the top level, beside the package, so step up one directory.
     app = Flask(__name__, template_folder=str(ROOT / "templates"))
@@ -86,7 +89,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         client_id=settings.workos_client_id,
         timeout=settings.workos_timeout_seconds,
         observer=metrics.observe_workos,
-        gate=budget,
+        gate=TracedGate(budget) if traced else budget,
     )
     store = make_token_store(
         link,
@@ -103,12 +106,16 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         # A key cools down as long as WorkOS pauses mints (MAX_PAUSE): its Retry-After is then
         # the wait left, not a shorter one that only meets the pause again.
         max_cooldown=MAX_PAUSE,
-        observer=metrics.observe_token,
+        observer=cache_observer(metrics.observe_token) if traced else metrics.observe_token,
     )
+    if traced:
+        broker = TracedBroker(broker)  # type: ignore[assignment]
     app.session_interface = CookieSessionInterface(
         settings.secret_key, settings.secret_key_fallbacks
     )
     session_store = make_session_store(settings, app.instance_path, link)
+    if traced:
+        session_store = TracedSessionStore(session_store)
     sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
     applier = EventApplier(sessions)
     app.extensions.update(
@@ -144,6 +151,9 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         poller.start()
 
     ops.init_request_hooks(app)
+    if traced:
+        # Outermost: the request's span covers the proxy fix and everything after it.
+        app.wsgi_app = tracing.TracingMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     csp = content_security_policy(settings.graphql_origin, settings.workos_origin)
     init_security_headers(app, csp, hsts=settings.session_cookie_secure)
     init_body_limit(app)
@@ -152,4 +162,5 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     auth.init_auth(app)
     for blueprint in (pages.bp, api.bp, ops.bp, webhooks.bp):
         app.register_blueprint(blueprint)
+    cli.register(app)
     return app

@@ -85,6 +85,18 @@ return 1
 """
 
 
+# Read only: KEYS as _ADMIT's logs, then every kind's pause; ARGV: window ms.
+# Answers {calls in the window, general calls in it, pause ms left of each kind...}.
+_SHOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local since = '(' .. (now - tonumber(ARGV[1]))
+local out = {redis.call('ZCOUNT', KEYS[1], since, '+inf')}
+out[2] = redis.call('ZCOUNT', KEYS[2], since, '+inf')
+for i = 3, #KEYS do out[#out + 1] = math.max(0, redis.call('PTTL', KEYS[i])) end
+return out
+"""
+
 # The longest a call takes from admission to WorkOS (timeouts aside); at most 1/20 of a window.
 TRANSIT_SECONDS = 2.0
 
@@ -131,6 +143,7 @@ class Budget:
         # in the window it was admitted in. Measured by bench surge: with the bare 60 s, 326
         # mints reached the emulator in some 60 s against a share of 320.
         length = float(item.get_expiry())
+        self.length = length
         self.window = length + min(TRANSIT_SECONDS, length / 20)
         self.total = item.amount
         self.general = self.total - self.total * reserve_percent // 100
@@ -193,6 +206,37 @@ class Budget:
             ms = max(1, math.ceil(seconds * 1000))
             self._run(_PAUSE, keys=[self._keys[self._kind(kind)]], args=[ms])
         return seconds
+
+    def show(self) -> dict[str, Any]:
+        """The budget as the operator sees it: limits, calls in the window, pauses by kind.
+
+        With Redis the counts are the deployment's; without it they are this process's own
+        (each worker keeps its share in memory, so a separate process sees none of them)."""
+        shared = self._link is not None
+        answer = None
+        if shared:
+            keys = [self._keys["all"], self._keys["general"], *(self._keys[k] for k in KINDS)]
+            answer = self._run(_SHOW, keys=keys, args=[int(self.window * 1000)])
+        total, general = (self.total, self.general) if shared else self._local_caps
+        if answer is not None:
+            spent, spent_general = int(answer[0]), int(answer[1])
+            paused = {kind: int(ms) / 1000 for kind, ms in zip(KINDS, answer[2:], strict=True)}
+        else:
+            now = self._clock()
+            with self._lock:
+                spent, spent_general = self._all.count(now), self._general_log.count(now)
+                paused = {kind: max(0.0, self._paused.get(kind, 0.0) - now) for kind in KINDS}
+        return {
+            "scope": "deployment (Redis)" if answer is not None else "this process",
+            "window_seconds": self.length,
+            "total": total,
+            "general": general,
+            "spent": spent,
+            "spent_general": spent_general,
+            "left_signin": max(0, total - spent),
+            "left_other": min(max(0, total - spent), max(0, general - spent_general)),
+            "paused": paused,
+        }
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
+from service import tracing
 from service.errors import ApiError
 
 bp = Blueprint("ops", __name__)
@@ -43,6 +44,9 @@ class JsonFormatter(logging.Formatter):
         request_id = _current_request_id()
         if request_id:
             entry["request_id"] = request_id
+        ids = tracing.log_ids()
+        if ids is not None:
+            entry.update(ids)
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
@@ -83,6 +87,7 @@ def init_request_hooks(app: Flask) -> None:
     and what an error answer counts: the token route's outcome, a refusal's route. (The
     token route counts its own hits and misses.)"""
     metrics = app.extensions["metrics"]
+    traced = tracing.enabled()
 
     @app.before_request
     def _assign() -> None:
@@ -95,6 +100,10 @@ def init_request_hooks(app: Flask) -> None:
         if request_id is not None:
             response.headers["X-Request-ID"] = request_id
         error_code = g.get("error_code")  # set by every error answer (errors.py)
+        if traced:
+            rule = request.url_rule
+            route = rule.rule if rule is not None else None
+            tracing.name_request_span(request.method, route, request_id, error_code)
         if error_code is not None:
             endpoint = request.endpoint or "unknown"
             if endpoint == "api.graphql_token":

@@ -102,6 +102,9 @@ class SessionStore(Protocol):
     ) -> list[SessionRecord]:
         """Live records by exactly one index: user id, WorkOS sid or organization id."""
 
+    def every(self) -> list[SessionRecord]:
+        """Every live record: a scan for the operator's commands, never for a request."""
+
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is claimed (for EVENT_MEMORY_SECONDS)."""
 
@@ -172,6 +175,10 @@ class MemorySessionStore:
         if sid is not None:
             return [r for r in live if r.sid == sid]
         return [r for r in live if any(o["id"] == organization_id for o in _orgs_of(r))]
+
+    def every(self) -> list[SessionRecord]:
+        with self._lock:
+            return [r for r in map(self._live, list(self._records)) if r is not None]
 
     def claim_event(self, event_id: str) -> bool:
         with self._lock:

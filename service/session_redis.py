@@ -197,6 +197,19 @@ class RedisSessionStore:
                 self._run(lambda r, i, g: r.zrem(i, *g), index, gone)
         return found
 
+    def every(self) -> list[SessionRecord]:
+        """Every live record, by a SCAN of the record names (every primary of a cluster)."""
+        pattern = f"{self._prefix}:s:{{*"
+        names = cast(
+            "list[bytes]", self._run(lambda r: list(r.scan_iter(match=pattern, count=1000)))
+        )
+        found = []
+        for name in names:
+            record = self._open(self._held(name.decode()))
+            if record is not None:
+                found.append(record)
+        return found
+
     # -- events, values and leases ---------------------------------------------------------
 
     def claim_event(self, event_id: str) -> bool:

@@ -160,6 +160,14 @@ class SqliteSessionStore:
             rows = db.execute(query.format(marks), (*names, now)).fetchall()
         return [r for r in (self._open(row) for row in rows) if r is not None]
 
+    def every(self) -> list[SessionRecord]:
+        """Every live record (operator commands)."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT g, b FROM sessions WHERE expires_at > ?", (self._clock(),)
+            ).fetchall()
+        return [r for r in (self._open(row) for row in rows) if r is not None]
+
     # -- events, values and leases ---------------------------------------------------------
 
     def claim_event(self, event_id: str) -> bool:

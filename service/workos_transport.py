@@ -19,6 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
+from service import tracing
 from service.workos_errors import WorkOSTimeout, WorkOSTransportError
 from service.workos_replies import (
     TRANSPORT_ERRORS,
@@ -172,17 +173,19 @@ class WorkOSTransport:
             if self._gate is not None:
                 self._gate.admit(kind, route)  # every attempt is a call WorkOS counts
             started = time.monotonic()
+            attempt_span = tracing.span(
+                f"workos {route}",
+                {
+                    "gts.workos.kind": kind,
+                    "gts.workos.route": route,
+                    "gts.workos.attempt": attempt,
+                    "gts.workos.retry": attempt > 1,
+                },
+                client=True,
+            )
             try:
-                response = self._session().request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    headers=self._headers,
-                    auth=self._auth,
-                    timeout=(self.timeout, self.timeout),
-                    allow_redirects=False,
-                )
+                with attempt_span as traced:
+                    response = self._send(method, url, params, json, traced)
             except TRANSPORT_ERRORS as exc:
                 timed_out = isinstance(exc, requests.Timeout)
                 self._observe(route, "timeout" if timed_out else "connection_error", started)
@@ -210,6 +213,34 @@ class WorkOSTransport:
                 continue
             return reply_of(route, response, retry_after, secrets)
         raise AssertionError("unreachable: the second attempt always returns or raises")
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Mapping[str, Any] | None,
+        traced: Any,
+    ) -> requests.Response:
+        """One attempt; its span (when tracing) gets the status and Retry-After."""
+        response = self._session().request(
+            method,
+            url,
+            params=params,
+            json=json,
+            headers=self._headers,
+            auth=self._auth,
+            timeout=(self.timeout, self.timeout),
+            allow_redirects=False,
+        )
+        if traced is not None:
+            traced.set_attribute("http.response.status_code", response.status_code)
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                traced.set_attribute("gts.workos.retry_after", retry_after)
+            if response.status_code in _RETRY_STATUSES or response.status_code == 429:
+                traced.set_attribute("gts.workos.retryable", response.status_code != 429)
+        return response
 
     def _pause(self, route: str, outcome: str) -> None:
         log.info("WorkOS %s failed with %s; retrying once", route, outcome)

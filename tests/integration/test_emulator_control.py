@@ -179,6 +179,7 @@ def test_config_get_and_put(url):
         "latency_ms": 0,
         "allowed_origins": [APP_ORIGIN],
         "rate_limit": None,
+        "redirect_uris": [],
     }
     changed = requests.put(
         f"{url}/_emulate/config",
@@ -188,6 +189,7 @@ def test_config_get_and_put(url):
             "widget_token_ttl": 7,
             "latency_ms": 1,
             "allowed_origins": ["http://a.test"],
+            "redirect_uris": ["http://a.test/callback"],
         },
     ).json()
     assert changed == {
@@ -197,6 +199,7 @@ def test_config_get_and_put(url):
         "latency_ms": 1,
         "allowed_origins": ["http://a.test"],
         "rate_limit": None,
+        "redirect_uris": ["http://a.test/callback"],
     }
 
 

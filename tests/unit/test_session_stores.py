@@ -129,6 +129,17 @@ def test_find_by_user_sid_and_organization(store):
     assert store.find(user_id="nobody") == []
 
 
+def test_every_lists_the_live_records_only(store, clock):
+    alice, bob = record(), record(session_id="b" * 32, user_id="user_01HBOB", lifetime=50)
+    store.create(alice)
+    store.create(bob)
+    assert sorted(r.id for r in store.every()) == sorted([alice.id, bob.id])
+    clock.advance(50)
+    assert store.every() == [alice]
+    store.delete(alice.id)
+    assert store.every() == []
+
+
 def test_an_event_is_claimed_once_until_released(store):
     assert store.claim_event("event_01")
     assert not store.claim_event("event_01")

@@ -686,3 +686,14 @@ def test_a_wall_clock_stepped_back_does_not_serve_an_expired_token(minter: Minte
     monotonic.advance(first.expires_at - T0)  # meanwhile the token's whole life has passed
     again = broker.get("s1", "u1", "org_a")
     assert not again.cached and again.token != first.token
+
+
+def test_unverified_claims_agrees_with_pyjwt_and_refuses_what_is_not_a_jwt():
+    import jwt as pyjwt
+
+    from service.claims import unverified_claims
+
+    token = pyjwt.encode({"exp": 2_000_000_000, "iat": 1_999_999_700, "sid": "s"}, "k" * 32)
+    assert unverified_claims(token) == pyjwt.decode(token, options={"verify_signature": False})
+    for junk in ("", "a.b", "a.b.c", "e30.e30.", "W10.e30.x", token + ".x", "é.é.é", None):
+        assert unverified_claims(junk) == {}
