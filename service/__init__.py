@@ -110,7 +110,18 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     )
     session_store = make_session_store(settings, app.instance_path, link)
     sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
-    applier = EventApplier(sessions)
+    revoked = None
+    if settings.authkit_bearer:
+        from service.access_tokens import AccessTokenVerifier
+        from service.bearer import BearerAuth
+        from service.revoked import RevokedSessions
+
+        assert settings.authkit_issuer is not None  # set with authkit_bearer (settings.py)
+        revoked = RevokedSessions(session_store, broker, settings.secret_key)
+        app.extensions["bearer"] = BearerAuth(
+            AccessTokenVerifier(client.get_jwks, settings.authkit_issuer), revoked
+        )
+    applier = EventApplier(sessions, revoked)
     app.extensions.update(
         settings=settings,
         workos=client,
@@ -148,7 +159,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     init_security_headers(app, csp, hsts=settings.session_cookie_secure)
     init_body_limit(app)
     register_error_handlers(app)
-    init_cors(app, settings.cors_allowed_origins)
+    init_cors(app, settings.cors_allowed_origins, bearer=settings.authkit_bearer)
     auth.init_auth(app)
     for blueprint in (pages.bp, api.bp, ops.bp, webhooks.bp):
         app.register_blueprint(blueprint)
