@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
@@ -36,8 +33,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     settings = load_settings(overrides=overrides)
     ops.configure_logging(settings.log_level, settings.log_format)
 
-    # Templates live at the top level, beside the package, so step up one directory.
-    app = Flask(__name__, template_folder=str(ROOT / "templates"))
+    # Templates and static files live inside the package, so `pip install` carries them.
+    app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
