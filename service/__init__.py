@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
@@ -39,8 +36,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     # Off unless OTEL_* asks: then proxies add spans around the stores, cache and gate.
     traced = tracing.enable()
 
-    # Templates live at the top level, beside the package, so step up one directory.
-    app = Flask(__name__, template_folder=str(ROOT / "templates"))
+    # Templates and static files live inside the package, so `pip install` carries them.
+    app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
@@ -117,7 +114,18 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     if traced:
         session_store = TracedSessionStore(session_store)
     sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
-    applier = EventApplier(sessions)
+    revoked = None
+    if settings.authkit_bearer:
+        from service.access_tokens import AccessTokenVerifier
+        from service.bearer import BearerAuth
+        from service.revoked import RevokedSessions
+
+        assert settings.authkit_issuer is not None  # set with authkit_bearer (settings.py)
+        revoked = RevokedSessions(session_store, broker, settings.secret_key)
+        app.extensions["bearer"] = BearerAuth(
+            AccessTokenVerifier(client.get_jwks, settings.authkit_issuer), revoked
+        )
+    applier = EventApplier(sessions, revoked)
     app.extensions.update(
         settings=settings,
         workos=client,
@@ -158,7 +166,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     init_security_headers(app, csp, hsts=settings.session_cookie_secure)
     init_body_limit(app)
     register_error_handlers(app)
-    init_cors(app, settings.cors_allowed_origins)
+    init_cors(app, settings.cors_allowed_origins, bearer=settings.authkit_bearer)
     auth.init_auth(app)
     for blueprint in (pages.bp, api.bp, ops.bp, webhooks.bp):
         app.register_blueprint(blueprint)

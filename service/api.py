@@ -15,11 +15,17 @@ from typing import Concatenate, ParamSpec
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from service.auth import sessions, signed_in_user
+from service.bearer import Caller, bearer_token
 from service.context import unproxied
 from service.errors import ApiError, upstream_error_for
 from service.openapi import openapi_document
 from service.organizations import switch_organization_to
-from service.security import SESSION_ANSWER_HEADERS, csrf_token, require_csrf
+from service.security import (
+    BEARER_ANSWER_HEADERS,
+    SESSION_ANSWER_HEADERS,
+    csrf_token,
+    require_csrf,
+)
 from service.session_records import SessionRecord
 from service.tokens import IssuedToken, TokenUnavailable
 from service.widget_tokens import widget_audience
@@ -48,36 +54,59 @@ def session_route(view: Callable[Concatenate[SessionRecord, P], Response]) -> Ca
     return wrapper
 
 
+def token_route(view: Callable[Concatenate[Caller, P], Response]) -> Callable[P, Response]:
+    """A session route that also takes an AuthKit access token (AUTHKIT_BEARER): the view is
+    given the Caller, and its answer is never cached."""
+
+    def with_record(record: SessionRecord, *args: P.args, **kwargs: P.kwargs) -> Response:
+        return view(Caller.of_record(record), *args, **kwargs)
+
+    session_view = session_route(with_record)
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        bearer = unproxied(current_app).extensions.get("bearer")
+        if bearer is None:
+            return session_view(*args, **kwargs)
+        token = bearer_token(unproxied(request).environ)
+        if token is None:
+            return session_view(*args, **kwargs)
+        response = view(bearer.caller(token), *args, **kwargs)
+        response.headers.extend(BEARER_ANSWER_HEADERS)
+        return response
+
+    return wrapper
+
+
 @bp.get("/graphql-token")
-@session_route
-def graphql_token(record: SessionRecord) -> Response:
-    """A Client API token for the signed-in user and their current organization."""
+@token_route
+def graphql_token(caller: Caller) -> Response:
+    """A Client API token for the caller's user and current organization."""
     extensions = unproxied(current_app).extensions
     # Per user across all their sessions, counted before any cache or WorkOS work.
-    extensions["rate_limit"].check(f"user:{record.user_id}")
-    organization = record.organization
-    if not organization:
+    extensions["rate_limit"].check(f"user:{caller.user_id}")
+    organization_id = caller.organization_id
+    if not organization_id:
         raise ApiError(403, "no_organization", "You are not acting for any organization.")
-    issued = _issue(extensions, record, organization["id"], organization["id"])
+    issued = _issue(extensions, caller, organization_id, organization_id)
     # Bytes straight into the response: jsonify's provider machinery costs more than the rest
     # of a cache hit's view, and a str body is encoded again by the response.
-    return Response(token_body(issued, organization["id"]), content_type="application/json")
+    return Response(token_body(issued, organization_id), content_type="application/json")
 
 
 @bp.get("/widget-token")
-@session_route
-def widget_token(record: SessionRecord) -> Response:
+@token_route
+def widget_token(caller: Caller) -> Response:
     """A widget token for WorkOS's React widgets, with the scopes the page asks for."""
     extensions = unproxied(current_app).extensions
-    extensions["rate_limit"].check(f"user:{record.user_id}")
+    extensions["rate_limit"].check(f"user:{caller.user_id}")
     scopes = _asked_scopes(extensions["settings"].widget_token_scopes)
-    organization = record.organization
-    if scopes and not organization:
+    organization_id = caller.organization_id
+    if scopes and not organization_id:
         raise ApiError(
             403, "no_organization", "Widget scopes need an organization; ask without scopes."
         )
-    organization_id = organization["id"] if organization else None
-    issued = _issue(extensions, record, widget_audience(organization_id, scopes), organization_id)
+    issued = _issue(extensions, caller, widget_audience(organization_id, scopes), organization_id)
     return jsonify(
         token=issued.token,
         expires_at=utc_iso(issued.expires_at),
@@ -102,12 +131,13 @@ def _asked_scopes(allowed: tuple[str, ...]) -> list[str]:
 
 
 def _issue(
-    extensions: dict, record: SessionRecord, audience: str, organization_id: str | None
+    extensions: dict, caller: Caller, audience: str, organization_id: str | None
 ) -> IssuedToken:
     """The broker's token for this session and audience, WorkOS's failures mapped (§3)."""
     broker, metrics = extensions["tokens"], extensions["metrics"]
+    record = caller.record
     try:
-        issued = broker.get(record.token_session, record.user_id, audience)
+        issued = broker.get(caller.token_session, caller.user_id, audience)
     except TokenUnavailable as exc:
         if exc.cause is None:  # waited too long for another request's mint
             retry_after = math.ceil(exc.retry_after or 1)
@@ -117,8 +147,9 @@ def _issue(
         if not isinstance(exc.cause, WorkOSError):
             raise  # not WorkOS's answer: a fault of ours, for the 500 handler and the log
         error = upstream_error_for(exc.cause, exc.retry_after)
-        if error.code == "not_a_member" and organization_id is not None:
-            # The membership is gone: stop acting for that organization.
+        if error.code == "not_a_member" and organization_id is not None and record is not None:
+            # The membership is gone: stop acting for that organization (a bearer caller's
+            # organization is its access token's, until AuthKit refreshes it).
             sessions().update(
                 record.id,
                 lambda r: replace(r.without(organization_id), organization=None),

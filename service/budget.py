@@ -43,7 +43,7 @@ from service.workos import WorkOSRefused
 log = logging.getLogger(__name__)
 
 RESERVED_KINDS = frozenset({"signin"})
-KINDS = ("signin", "mint", "memberships", "events")
+KINDS = ("signin", "mint", "memberships", "events", "keys")
 DEFAULT_PAUSE = 5.0  # a 429 without Retry-After
 MAX_PAUSE = 60.0
 JITTER = 5.0  # a budget refusal's Retry-After is spread over this many seconds

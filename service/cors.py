@@ -20,11 +20,13 @@ def _covered() -> bool:
     return request.blueprint == "api" or request.endpoint == "auth.logout"
 
 
-def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
-    """Answer preflights and add CORS headers for the allowed origins on the covered routes."""
+def init_cors(app: Flask, origins: tuple[str, ...], bearer: bool = False) -> None:
+    """Answer preflights and add CORS headers for the allowed origins on the covered routes
+    (with `bearer`, the Authorization header of AuthKit access tokens among the allowed)."""
     if not origins:
         return  # no origin is ever granted: nothing to answer, nothing to vary on
     allowed = frozenset(origins)
+    allowed_headers = f"{ALLOWED_HEADERS}, Authorization" if bearer else ALLOWED_HEADERS
 
     def granted() -> str | None:
         origin = request.headers.get("Origin")
@@ -40,7 +42,7 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
         origin = granted()
         if origin:
             response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-            response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response.headers["Access-Control-Allow-Headers"] = allowed_headers
             response.headers["Access-Control-Max-Age"] = MAX_AGE
         return response
 

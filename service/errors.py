@@ -12,6 +12,7 @@ ever carries a traceback, an API key or a token.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -49,12 +50,20 @@ HTTP_CODES = {
 class ApiError(Exception):
     """An error answer: HTTP status, stable code, human message, optional Retry-After."""
 
-    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        retry_after: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.headers = headers
 
 
 def upstream_error_for(exc: WorkOSError, retry_after: float | None = None) -> ApiError:
@@ -99,7 +108,11 @@ def wants_json() -> bool:
 
 
 def error_response(
-    status: int, code: str, message: str, retry_after: int | None = None
+    status: int,
+    code: str,
+    message: str,
+    retry_after: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """Render one error as JSON ({error, message, request_id}) or as the HTML error page."""
     request_id = getattr(g, "request_id", None)
@@ -115,6 +128,8 @@ def error_response(
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     response.headers["Cache-Control"] = "no-store"
+    if headers:
+        response.headers.update(headers)
     return response
 
 
@@ -123,7 +138,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.retry_after)
+        return error_response(exc.status, exc.code, exc.message, exc.retry_after, exc.headers)
 
     @app.errorhandler(WorkOSError)
     def _workos_error(exc: WorkOSError) -> Response:

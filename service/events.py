@@ -1,6 +1,7 @@
 """WorkOS events applied to sessions, and the Events API poller (workos-reference §7).
 
-    session.revoked                      every session made from that WorkOS session ends
+    session.revoked                      every session made from that WorkOS session ends,
+                                         and its AuthKit access tokens are refused here
     user.deleted                         every session of that user ends
     organization_membership.deleted      the organization leaves that user's sessions: their
     organization_membership.updated      cached tokens are never served again and the next
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Mapping
 
 from service.organizations import forget
+from service.revoked import RevokedSessions
 from service.session_records import SessionStore
 from service.sessions import Sessions
 from service.workos import WorkOSClient, WorkOSError
@@ -69,8 +71,9 @@ def parse_event(body: object) -> dict:
 class EventApplier:
     """Applies events to sessions, each event id once."""
 
-    def __init__(self, sessions: Sessions):
+    def __init__(self, sessions: Sessions, revoked: RevokedSessions | None = None):
         self._sessions = sessions
+        self._revoked = revoked  # AUTHKIT_BEARER: revoked sids refuse their access tokens
 
     def apply(self, event: dict) -> str:
         """Apply a parsed event: "applied", "duplicate" or "ignored"."""
@@ -95,6 +98,8 @@ class EventApplier:
 
     def _apply(self, kind: str, data: Mapping) -> int:
         if kind == "session.revoked":
+            if self._revoked is not None:
+                self._revoked.revoke(data["id"])
             return self._sessions.end_where(sid=data["id"])
         if kind == "user.deleted":
             return self._sessions.end_where(user_id=data["id"])

@@ -26,6 +26,8 @@ NO_STORE = {
     "schema": {"type": "string", "const": "no-store"},
 }
 SESSION: list[dict[str, list[str]]] = [{"session": []}]
+# The token routes: the session cookie, or (AUTHKIT_BEARER) an AuthKit access token.
+SESSION_OR_BEARER: list[dict[str, list[str]]] = [*SESSION, {"authkit": []}]
 
 
 def _headers(**extra: dict) -> dict:
@@ -55,6 +57,18 @@ def _page_error(description: str, *codes: str) -> dict:
 
 
 UNAUTHENTICATED = _error("No signed-in session (JSON routes never redirect).", "unauthenticated")
+NOT_SIGNED_IN_OR_BAD_TOKEN = _error(
+    "No signed-in session (JSON routes never redirect); or, with AUTHKIT_BEARER, an access "
+    "token that is malformed, expired, signed by another key, of another issuer, or of a "
+    "session WorkOS revoked (invalid_token, with WWW-Authenticate: Bearer).",
+    "unauthenticated",
+    "invalid_token",
+)
+NOT_SIGNED_IN_OR_BAD_TOKEN["headers"]["WWW-Authenticate"] = {
+    "description": 'Bearer error="invalid_token" on invalid_token.',
+    "required": False,
+    "schema": {"type": "string"},
+}
 UPSTREAM_BAD = _error(
     "WorkOS rejected our credentials or answered with something unexpected.",
     "upstream_error",
@@ -75,17 +89,24 @@ STORE_DOWN = _error(
 )
 
 
-def _session_operation(summary: str, ok: dict, errors: dict, **extra: object) -> dict:
-    """An operation that reads the session cookie and needs X-CSRF: 1."""
+def _session_operation(
+    summary: str, ok: dict, errors: dict, bearer: bool = False, **extra: object
+) -> dict:
+    """An operation that reads the session cookie and needs X-CSRF: 1 (`bearer`: or takes an
+    AuthKit access token instead, without X-CSRF)."""
     return {
         "summary": summary,
-        "security": SESSION,
+        "security": SESSION_OR_BEARER if bearer else SESSION,
         "parameters": [
             {"$ref": "#/components/parameters/XCSRF"},
             {"$ref": "#/components/parameters/XRequestID"},
         ],
         **extra,
-        "responses": {"200": ok, "401": UNAUTHENTICATED, **errors},
+        "responses": {
+            "200": ok,
+            "401": NOT_SIGNED_IN_OR_BAD_TOKEN if bearer else UNAUTHENTICATED,
+            **errors,
+        },
     }
 
 
@@ -263,6 +284,7 @@ def openapi_document() -> dict:
             "502": UPSTREAM_BAD,
             "503": UPSTREAM_DOWN,
         },
+        bearer=True,
     )
     widget = _session_operation(
         "A widget token for WorkOS's React widgets (POST /widgets/token), with asked scopes",
@@ -275,6 +297,7 @@ def openapi_document() -> dict:
             "400": _error("A scope that WIDGET_TOKEN_SCOPES does not offer.", "invalid_scope"),
             **{status: answer for status, answer in token["responses"].items() if status != "200"},
         },
+        bearer=True,
         description=(
             "Without scopes, or for a user without an organization, a user-only token (enough "
             "for UserProfile, UserSecurity, UserSessions and OrganizationSwitcher)."
@@ -392,7 +415,9 @@ def openapi_document() -> dict:
                 "Signs users in with WorkOS AuthKit and hands the browser a WorkOS Client API "
                 "token for the Widgets GraphQL API. Every JSON error has the shape "
                 "{error, message, request_id}. Routes that use the session need the header "
-                "X-CSRF: 1: a custom header forces a CORS preflight, which is never granted."
+                "X-CSRF: 1: a custom header forces a CORS preflight, granted only to "
+                "CORS_ALLOWED_ORIGINS. With AUTHKIT_BEARER=true the token routes also take the "
+                "user's AuthKit access token as Authorization: Bearer, without cookie or X-CSRF."
             ),
         },
         "paths": {
@@ -458,7 +483,10 @@ def openapi_document() -> dict:
                     "name": "X-CSRF",
                     "in": "header",
                     "required": True,
-                    "description": "Must be 1; without it a session route answers 403.",
+                    "description": (
+                        "Must be 1; without it a session route answers 403. Not needed with "
+                        "an AuthKit access token (Authorization: Bearer) on the token routes."
+                    ),
                     "schema": {"type": "string", "enum": ["1"]},
                 },
                 "XRequestID": {
@@ -481,7 +509,17 @@ def openapi_document() -> dict:
                         "The signed session cookie set by GET /callback: SESSION_COOKIE_NAME, "
                         "by default __Host-gts when Secure and host-only, gts otherwise."
                     ),
-                }
+                },
+                "authkit": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": (
+                        "The user's AuthKit access token (AUTHKIT_BEARER=true), verified "
+                        "against WorkOS's JWKS for the client id; user from sub, organization "
+                        "from org_id. Takes the place of the cookie and X-CSRF."
+                    ),
+                },
             },
         },
     }

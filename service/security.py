@@ -15,6 +15,12 @@ CSRF_SESSION_KEY = "csrf_token"
 # Headers of answers that hold a session's data: no cache keeps them (Pragma for HTTP/1.0
 # caches), and they differ by cookie.
 SESSION_ANSWER_HEADERS = (("Cache-Control", "no-store"), ("Pragma", "no-cache"), ("Vary", "Cookie"))
+# The same for answers to an AuthKit access token (service/bearer.py).
+BEARER_ANSWER_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+    ("Vary", "Authorization"),
+)
 
 
 def safe_next(value: str | None, default: str = "/") -> str:

@@ -56,6 +56,8 @@ class Settings:
     widgets_example_url: str | None = None
     secret_key_fallbacks: tuple[str, ...] = ()
     metrics_token: str | None = None
+    authkit_bearer: bool = False
+    authkit_issuer: str | None = None
 
     @property
     def workos_origin(self) -> str:
@@ -121,6 +123,7 @@ def load_settings(
         widgets_example_url=r.url("WIDGETS_EXAMPLE_URL", None),
         secret_key_fallbacks=r.secret_key_fallbacks(),
         metrics_token=r.metrics_token(),
+        **r.authkit(base_url),
         **r.cookie(r.boolean("SESSION_COOKIE_SECURE", True)),
     )
     return settings
@@ -135,6 +138,11 @@ class _CookieSettings(TypedDict):
     session_cookie_name: str
     session_cookie_domain: str | None
     session_cookie_samesite: str
+
+
+class _AuthKitSettings(TypedDict):
+    authkit_bearer: bool
+    authkit_issuer: str | None
 
 
 class _Reader:
@@ -187,6 +195,19 @@ class _Reader:
                 f"(it is sent as a Bearer token): generate one with {GENERATE_SECRET}"
             )
         return value
+
+    def authkit(self, base_url: str) -> _AuthKitSettings:
+        bearer = self.boolean("AUTHKIT_BEARER", False)
+        issuer = self.url("AUTHKIT_ISSUER", None)
+        if issuer is not None and not bearer:
+            raise SettingsError(
+                "AUTHKIT_ISSUER is read only with AUTHKIT_BEARER=true: set both, or neither."
+            )
+        # The issuer of WorkOS's access tokens is its API base, unless a custom auth domain.
+        return {
+            "authkit_bearer": bearer,
+            "authkit_issuer": (issuer or base_url) if bearer else None,
+        }
 
     def origins(self, name: str) -> tuple[str, ...]:
         found = []

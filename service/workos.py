@@ -194,6 +194,14 @@ class WorkOSClient(WorkOSTransport):
             raise shape_error(reply)
         return token
 
+    def get_jwks(self) -> list[dict]:
+        """The keys that sign AuthKit access tokens (GET /sso/jwks/{client_id})."""
+        reply = self._request("GET", "/sso/jwks/{id}", self.client_id, kind="keys")
+        keys = reply.body.get("keys")
+        if not isinstance(keys, list) or not all(isinstance(key, dict) for key in keys):
+            raise shape_error(reply)
+        return keys
+
     def list_events(
         self,
         *,

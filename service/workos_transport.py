@@ -1,6 +1,6 @@
 """WorkOSTransport: the one way to WorkOS, a `_request` chokepoint over per-thread sessions.
 
-Every call has a kind ("signin", "mint", "memberships", "events"): the gate passed in
+Every call has a kind ("signin", "mint", "memberships", "events", "keys"): the gate passed in
 (service/budget.py) admits or refuses each attempt by kind, and hears of every 429.
 """
 

@@ -11,11 +11,13 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from werkzeug.serving import make_server
 
 from emulator import stack
+from emulator.control_client import API_KEY, CLIENT_ID
 from emulator.stack import Process, free_port, start_redis
 
 # Read by tests/conftest.py's secrets check at the end of the run: every log file a Process
@@ -181,3 +183,30 @@ def require_tool(path_or_name: str, install_hint: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def authkit_sign_in(emulator_url: str, email: str) -> dict:
+    """Sign in with AuthKit directly, as an app using authkit-nextjs does (no service session):
+    authorize, then exchange the code; WorkOS's answer with the access and refresh tokens."""
+    params = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": "http://app.test/callback",
+        "response_type": "code",
+        "login_hint": email,
+    }
+    authorize = requests.get(
+        f"{emulator_url}/user_management/authorize?{urlencode(params)}",
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert authorize.status_code == 302, authorize.text
+    (code,) = parse_qs(urlsplit(authorize.headers["Location"]).query)["code"]
+    body = {
+        "client_id": CLIENT_ID,
+        "client_secret": API_KEY,
+        "grant_type": "authorization_code",
+        "code": code,
+    }
+    response = requests.post(f"{emulator_url}/user_management/authenticate", json=body, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()

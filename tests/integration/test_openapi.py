@@ -26,7 +26,7 @@ from service.openapi import openapi_document
 from service.session_records import SessionStoreUnavailable
 from tests.conftest import Browser
 from tests.seed_names import ACME, ALICE, CAROL, GLOBEX
-from tests.support import ThreadedServer
+from tests.support import ThreadedServer, authkit_sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERSHIPS = "/user_management/organization_memberships"
@@ -136,6 +136,16 @@ def _get(path: str, csrf: bool = True):
     return lambda b: b.client.get(path, headers={"X-CSRF": "1"} if csrf else {})
 
 
+def _bearer(path: str, token: str | None = None):
+    """GET path with an AuthKit access token (Alice's, from the emulator, unless given)."""
+
+    def run(b: Browser):
+        access = token or authkit_sign_in(b.emulator.url, ALICE)["access_token"]
+        return b.client.get(path, headers={"Authorization": f"Bearer {access}"})
+
+    return run
+
+
 def _switch(organization_id: str = ACME, csrf: bool = True):
     headers = {"X-CSRF": "1"} if csrf else {}
     body = {"organization_id": organization_id}
@@ -240,6 +250,16 @@ LIVE = [
     live("get", TOKEN, 200, None, _get(TOKEN)),
     live("get", TOKEN, 401, "unauthenticated", _get(TOKEN), who=None),
     live("get", TOKEN, 403, "csrf_required", _get(TOKEN, csrf=False)),
+    live("get", TOKEN, 200, "bearer", _bearer(TOKEN), who=None, AUTHKIT_BEARER="true"),
+    live(
+        "get",
+        TOKEN,
+        401,
+        "invalid_token",
+        _bearer(TOKEN, "not-a-jwt"),
+        who=None,
+        AUTHKIT_BEARER="true",
+    ),
     live("get", TOKEN, 403, "no_organization", _get(TOKEN), who=CAROL),
     live("get", TOKEN, 403, "not_a_member", _get(TOKEN), setup=_mint_answers(404)),
     live("get", TOKEN, 429, "rate_limited", _twice_then(_get(TOKEN)), TOKEN_RATE_LIMIT="2/minute"),
@@ -269,6 +289,16 @@ LIVE = [
     live("get", WIDGET, 400, "invalid_scope", _get(f"{WIDGET}?scopes=widgets:sso:manage")),
     live("get", WIDGET, 401, "unauthenticated", _get(WIDGET), who=None),
     live("get", WIDGET, 403, "csrf_required", _get(WIDGET, csrf=False)),
+    live("get", WIDGET, 200, "bearer", _bearer(WIDGET), who=None, AUTHKIT_BEARER="true"),
+    live(
+        "get",
+        WIDGET,
+        401,
+        "invalid_token",
+        _bearer(WIDGET, "not-a-jwt"),
+        who=None,
+        AUTHKIT_BEARER="true",
+    ),
     live("get", WIDGET, 403, "no_organization", _get(MANAGE), who=CAROL),
     live("get", WIDGET, 403, "not_a_member", _get(MANAGE), setup=_widget_mint_answers(404)),
     live(
@@ -443,8 +473,9 @@ FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(Healt
 
 @pytest.fixture
 def fuzz_app(make_app):
-    # A generous limit: the fuzzer is one user and 429 is not what this run looks for.
-    return make_app(TOKEN_RATE_LIMIT="100000/minute")
+    # A generous limit: the fuzzer is one user and 429 is not what this run looks for. Bearer
+    # on: the token routes document both ways in, and a made-up access token must be refused.
+    return make_app(TOKEN_RATE_LIMIT="100000/minute", AUTHKIT_BEARER="true")
 
 
 @pytest.fixture
@@ -470,8 +501,14 @@ def alice_cookie(fuzz_app, emulator) -> str:
 @schema.parametrize()
 @FUZZ
 def test_fuzz_signed_in(case, served, alice_cookie):
-    # Alice's cookie replaces the generated one, unless this case is about a missing or bad one.
-    if not case.operation.schema.is_security_param_negated(case):
-        case.cookies = {**(case.cookies or {}), "gts": alice_cookie}
+    # Alice's cookie replaces the generated one, unless this case is about a missing or bad one,
+    # or goes in with a (generated) access token instead. It is sent as an explicit header: with
+    # two schemes to choose from, schemathesis takes a cookie set on the case for a generated
+    # (so likely invalid) one.
+    headers = {}
+    bearer = "authorization" in {name.lower() for name in case.headers or {}}
+    if not case.operation.schema.is_security_param_negated(case) and not bearer:
+        (case.cookies or {}).pop("gts", None)
+        headers["Cookie"] = f"gts={alice_cookie}"
     # ignored_auth also replays each answered case without the cookie and with a made-up one.
-    case.call_and_validate(base_url=served, checks=[*CHECKS, ignored_auth])
+    case.call_and_validate(base_url=served, headers=headers, checks=[*CHECKS, ignored_auth])

@@ -155,3 +155,17 @@ def test_fallback_keys_are_not_echoed_in_errors():
     with pytest.raises(SettingsError) as info:
         load_settings({**GOOD, "SECRET_KEY_FALLBACKS": "x" * 40 + ",short-old-key"})
     assert "short-old-key" not in str(info.value)
+
+
+def test_authkit_bearer_is_off_by_default_and_checked():
+    assert load_settings(GOOD).authkit_bearer is False
+    on = load_settings({**GOOD, "AUTHKIT_BEARER": "true"})
+    assert on.authkit_bearer and on.authkit_issuer == "https://api.workos.com"
+    custom = {**GOOD, "AUTHKIT_BEARER": "yes", "AUTHKIT_ISSUER": "https://auth.example.com/"}
+    assert load_settings(custom).authkit_issuer == "https://auth.example.com"
+    with pytest.raises(SettingsError, match="AUTHKIT_BEARER must be true or false"):
+        load_settings({**GOOD, "AUTHKIT_BEARER": "sometimes"})
+    with pytest.raises(SettingsError, match="AUTHKIT_ISSUER is read only with AUTHKIT_BEARER"):
+        load_settings({**GOOD, "AUTHKIT_ISSUER": "https://auth.example.com"})
+    with pytest.raises(SettingsError, match="AUTHKIT_ISSUER must be an http"):
+        load_settings({**GOOD, "AUTHKIT_BEARER": "true", "AUTHKIT_ISSUER": "auth.example.com"})
