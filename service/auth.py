@@ -1,24 +1,20 @@
-"""flask-login wiring and the session helpers every route uses.
+"""Who is signed in (the session record the service's cookie names), and the helpers every
+route uses.
 
-The routes of the `auth` blueprint live by concern: signin.py (/login, /callback),
-picker.py (the organization picker), signout.py (/logout).
+The user is loaded by the service itself, never through a flask-login LoginManager: an app
+that mounts the extension may have its own, whose current_user is its own users. The routes
+of the `auth` blueprint live by concern: signin.py (/login, /callback), picker.py (the
+organization picker), signout.py (/logout).
 """
 
 from __future__ import annotations
 
-from typing import NoReturn
-
-from flask import Blueprint, Flask, current_app, g, request, session
+from flask import Blueprint, current_app, g, request, url_for
 from flask.sessions import SessionMixin
-from flask_login import (
-    LoginManager,
-    UserMixin,
-    current_user,
-    user_accessed,
-    user_loaded_from_request,
-)
+from flask_login import UserMixin
 
 from service.context import unproxied
+from service.cookie_session import browser_session
 from service.errors import ApiError
 from service.session_records import SessionRecord
 from service.sessions import Sessions
@@ -26,37 +22,9 @@ from service.workos import WorkOSClient
 
 bp = Blueprint("auth", __name__)
 
-
-class RecordLoginManager(LoginManager):
-    """flask-login whose one source of a user is the session record.
-
-    The base class also checks "session protection" (a hash of address and user agent made on
-    every request, ~30 us) and a remember-me cookie: features of sessions kept in the cookie,
-    which server-side records replace. It keeps the request's user where its current_user
-    reads it (g._login_user); `signed_in` reads it there without current_user's proxies.
-    """
-
-    def _load_user(self) -> None:
-        app = unproxied(current_app)
-        # Sent only when something listens (as flask-login does, with the app itself).
-        if user_accessed.receivers:
-            user_accessed.send(app)
-        user = _user_of(app.extensions["sessions"], unproxied(session))
-        if user is not None and user_loaded_from_request.receivers:
-            user_loaded_from_request.send(app, user=user)
-        unproxied(g)._login_user = user if user is not None else self.anonymous_user()
-
-    def signed_in(self) -> User | None:
-        """The request's signed-in user, or None: current_user, loaded once per request."""
-        context = unproxied(g)
-        user = getattr(context, "_login_user", None)
-        if user is None:
-            self._load_user()
-            user = context._login_user
-        return user if user.is_authenticated else None
-
-
-login_manager = RecordLoginManager()
+# Where the request's user is kept on g, once loaded: not flask-login's g._login_user, which
+# a host app's own LoginManager fills with its own users.
+USER_ATTRIBUTE = "_token_service_user"
 
 
 class User(UserMixin):
@@ -103,40 +71,48 @@ def _user_of(sessions: Sessions, cookie: SessionMixin) -> User | None:
     return User(record)
 
 
-@login_manager.unauthorized_handler
-def _unauthorized() -> NoReturn:
-    raise ApiError(401, "unauthenticated", "Sign in first.")
-
-
-def init_auth(app: Flask) -> None:
-    """Wire flask-login and the sign-in blueprint into app."""
-    login_manager.init_app(app)
-    # flask-login's own session id is a hash of address and user agent: not a per-session id,
-    # and "strong" mode would sign out users whose address changes. Records are ours.
-    login_manager.session_protection = None
-    from service import picker, signin, signout  # noqa: F401  (their routes join bp)
-
-    app.register_blueprint(bp)
-
-
 def sessions() -> Sessions:
     """This app's Sessions."""
     return current_app.extensions["sessions"]
 
 
-def current_record() -> SessionRecord:
-    """The signed-in user's session record (call behind login_required or session_route)."""
-    return current_user.record
-
-
 def signed_in_user() -> User | None:
-    """The signed-in user, or None."""
-    return login_manager.signed_in()
+    """The request's signed-in user, or None: loaded once per request."""
+    context = unproxied(g)
+    # A one-item list, so that "nobody" (None) is remembered too.
+    loaded: list[User | None] | None = getattr(context, USER_ATTRIBUTE, None)
+    if loaded is None:
+        app = unproxied(current_app)
+        loaded = [_user_of(app.extensions["sessions"], browser_session())]
+        setattr(context, USER_ATTRIBUTE, loaded)
+    return loaded[0]
+
+
+def require_user() -> User:
+    """The signed-in user; 401 unauthenticated when nobody is."""
+    user = signed_in_user()
+    if user is None:
+        raise ApiError(401, "unauthenticated", "Sign in first.")
+    return user
+
+
+def current_record() -> SessionRecord:
+    """The signed-in user's session record (401 when nobody is signed in)."""
+    return require_user().record
 
 
 def workos() -> WorkOSClient:
     """This app's WorkOS client."""
     return current_app.extensions["workos"]
+
+
+def home_url(signed_out: bool = False) -> str:
+    """The page a sign-in returns to by default: the service's page, else the app's home
+    (`signed_out`: the service's page then confirms a sign-out)."""
+    extension = current_app.extensions["token_service"]
+    if not extension.pages:
+        return request.script_root + extension.home
+    return url_for("pages.index", signed_out=1) if signed_out else url_for("pages.index")
 
 
 def public_origin() -> str:

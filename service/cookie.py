@@ -9,6 +9,9 @@ refuses it as "from the future"; the sign-in's age is the record's business here
     csrf_token   the form CSRF token
     flows        pending sign-ins: {state: [next path, started at]}
     pick         the id of a pending organization choice kept in the session store
+
+Its name, domain, Secure and SameSite are the service's settings, never the app's
+SESSION_COOKIE_* (in an app that mounts the extension, those are the app's own session's).
 """
 
 from __future__ import annotations
@@ -44,7 +47,19 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     request, which halves the cost of reading the cookie.
     """
 
-    def __init__(self, secret_key: str, fallbacks: Sequence[str] = ()):
+    def __init__(
+        self,
+        secret_key: str,
+        fallbacks: Sequence[str] = (),
+        *,
+        name: str = "gts",
+        domain: str | None = None,
+        secure: bool = True,
+        samesite: str = "Lax",
+        path: str | None = None,
+    ):
+        self._name, self._domain, self._secure, self._samesite = name, domain, secure, samesite
+        self._path = path
         # itsdangerous signs with the last key and accepts any: cookies signed under a key in
         # SECRET_KEY_FALLBACKS keep working after a rotation.
         keys = [derive(key, "session-cookie") for key in (*fallbacks, secret_key)]
@@ -95,15 +110,36 @@ class CookieSessionInterface(SecureCookieSessionInterface):
             return
         super().save_session(app, session, response)
 
+    def get_cookie_name(self, app: Flask) -> str:
+        return self._name
+
+    def get_cookie_domain(self, app: Flask) -> str | None:
+        return self._domain
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return self._secure
+
+    def get_cookie_samesite(self, app: Flask) -> str:
+        return self._samesite
+
+    def get_cookie_httponly(self, app: Flask) -> bool:
+        return True  # never readable by a page's script, whatever the app says
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        return False
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        # Written when it changes only: the sign-in's age is the record's, not the cookie's.
+        return session.modified
+
     def get_cookie_path(self, app: Flask) -> str:
-        # Under a path prefix (X-Forwarded-Prefix behind a trusted proxy) the cookie is scoped
-        # to it; a __Host- cookie must have Path=/ or the browser drops it.
-        if self.get_cookie_name(app).startswith("__Host-"):
+        # Under a path prefix (X-Forwarded-Prefix behind a trusted proxy, and the extension's
+        # url_prefix) the cookie is scoped to it; a __Host- cookie must have Path=/ or the
+        # browser drops it.
+        if self._name.startswith("__Host-"):
             return "/"
-        configured = app.config.get("SESSION_COOKIE_PATH")
-        if configured:
-            return configured
-        return (request.script_root if has_request_context() else "") or "/"
+        root = request.script_root if has_request_context() else ""
+        return (root + (self._path or "")) or "/"
 
     def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
         expires = session.get("expires")

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from service.hooks import after, before
 from service.security import add_vary
 
 ALLOWED_HEADERS = "X-CSRF, Content-Type, X-Request-ID"
 EXPOSED_HEADERS = "X-Request-ID, Retry-After"
 MAX_AGE = "600"  # seconds a browser may keep a granted preflight
+
+
+COVERED_BLUEPRINTS = ("api", "auth")
 
 
 def _covered() -> bool:
@@ -32,7 +36,6 @@ def init_cors(app: Flask, origins: tuple[str, ...], bearer: bool = False) -> Non
         origin = request.headers.get("Origin")
         return origin if origin in allowed else None
 
-    @app.before_request
     def _preflight() -> Response | None:
         if request.method != "OPTIONS" or not _covered():
             return None
@@ -46,7 +49,6 @@ def init_cors(app: Flask, origins: tuple[str, ...], bearer: bool = False) -> Non
             response.headers["Access-Control-Max-Age"] = MAX_AGE
         return response
 
-    @app.after_request
     def _headers(response: Response) -> Response:
         if not _covered():
             return response
@@ -59,3 +61,7 @@ def init_cors(app: Flask, origins: tuple[str, ...], bearer: bool = False) -> Non
             if request.method != "OPTIONS":
                 response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         return response
+
+    # Only the api and auth blueprints hold covered routes (_covered picks them out).
+    before(app, COVERED_BLUEPRINTS, _preflight)
+    after(app, COVERED_BLUEPRINTS, _headers)

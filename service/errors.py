@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from service.hooks import WHOLE_APP, Scopes, error_handler
 from service.session_records import SessionStoreUnavailable
 from service.workos import (
     WorkOSError,
@@ -99,9 +100,18 @@ def _unavailable(wait: float | None) -> ApiError:
     )
 
 
+# Blueprints whose every answer is JSON, errors included.
+JSON_BLUEPRINTS = frozenset({"api", "webhooks", "ops"})
+
+
 def wants_json() -> bool:
-    """JSON for /api/, /webhooks/ and /metrics, and for clients that prefer it over HTML."""
-    if request.path.startswith(("/api/", "/webhooks/", "/metrics")):
+    """JSON for the api, webhooks and ops blueprints, and for clients that prefer it."""
+    blueprint = request.blueprint
+    if blueprint in JSON_BLUEPRINTS:
+        return True
+    if blueprint is None and request.path.startswith(("/api/", "/webhooks/", "/metrics")):
+        # No route matched (only the standalone service answers these): a 404 or 405 under
+        # the JSON routes' paths is JSON too.
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -122,7 +132,11 @@ def error_response(
         response.status_code = status
     else:
         html = render_template(
-            "error.html", status=status, code=code, message=message, request_id=request_id
+            "token_service/error.html",
+            status=status,
+            code=code,
+            message=message,
+            request_id=request_id,
         )
         response = make_response(html, status)
     if retry_after is not None:
@@ -133,19 +147,17 @@ def error_response(
     return response
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Turn ApiError, HTTP errors and anything unexpected into documented answers."""
+def register_error_handlers(app: Flask, scopes: Scopes = WHOLE_APP) -> None:
+    """Turn ApiError, HTTP errors and anything unexpected into documented answers, within the
+    scopes (an app that mounts the extension keeps its own handlers for its own routes)."""
 
-    @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.retry_after, exc.headers)
 
-    @app.errorhandler(WorkOSError)
     def _workos_error(exc: WorkOSError) -> Response:
         api = upstream_error_for(exc)
         return error_response(api.status, api.code, api.message, api.retry_after)
 
-    @app.errorhandler(SessionStoreUnavailable)
     def _store_down(exc: SessionStoreUnavailable) -> Response:
         # Fail closed: nobody is served, signed in or signed out on a guess.
         log.warning("session store unavailable: %s", exc)
@@ -156,14 +168,21 @@ def register_error_handlers(app: Flask) -> None:
             SESSION_STORE_RETRY_AFTER,
         )
 
-    @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
         return error_response(status, code, exc.description or exc.name)
 
-    @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         # The traceback goes to the log (which never holds secrets), never to the client.
         log.exception("unhandled error", extra={"path": request.path})
         return error_response(500, "internal_error", "Something went wrong on our side.")
+
+    for exception, handler in (
+        (ApiError, _api_error),
+        (WorkOSError, _workos_error),
+        (SessionStoreUnavailable, _store_down),
+        (HTTPException, _http_error),
+        (Exception, _unexpected),
+    ):
+        error_handler(app, scopes, exception, handler)

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from service import tracing
 from service.errors import ApiError
+from service.hooks import WHOLE_APP, Scopes, after, before
 
 bp = Blueprint("ops", __name__)
 
@@ -82,19 +83,17 @@ def configure_logging(level: str, fmt: str) -> None:
     logger.propagate = False
 
 
-def init_request_hooks(app: Flask) -> None:
+def init_request_hooks(app: Flask, scopes: Scopes = WHOLE_APP) -> None:
     """Request ids (a caller's plain X-Request-ID, else a new one, echoed on every answer),
     and what an error answer counts: the token route's outcome, a refusal's route. (The
     token route counts its own hits and misses.)"""
     metrics = app.extensions["metrics"]
     traced = tracing.enabled()
 
-    @app.before_request
     def _assign() -> None:
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
-    @app.after_request
     def _finish(response: Response) -> Response:
         request_id = g.get("request_id")
         if request_id is not None:
@@ -111,6 +110,9 @@ def init_request_hooks(app: Flask) -> None:
             if error_code == "rate_limited":
                 metrics.rate_limited.labels(endpoint).inc()
         return response
+
+    before(app, scopes, _assign)
+    after(app, scopes, _finish)
 
 
 def _holds_metrics_token() -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from flask import current_app, redirect, render_template, request, session
+from flask import current_app, redirect, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
-from service.auth import bp, current_record, sessions, workos
+from service.auth import bp, current_record, sessions, signed_in_user, workos
+from service.cookie_session import browser_session
 from service.errors import ApiError
 from service.security import csrf_token, require_csrf
 from service.signin import auth_failure, limit_signin, sign_in
@@ -28,7 +28,7 @@ def choose_organization() -> ResponseReturnValue:
 def _picker(pending: dict, problem: str | None = None, status: int = 200) -> tuple[str, int]:
     """The picker page, with nothing chosen; `problem` says why the last submit was refused."""
     page = render_template(
-        "organization.html",
+        "token_service/organization.html",
         organizations=pending["organizations"],
         email=pending.get("email", ""),
         csrf_token=csrf_token(),
@@ -61,7 +61,7 @@ def finish_organization() -> ResponseReturnValue:
             current_record().id, lambda r: replace(r, organization=chosen, picking=None)
         )
         return redirect(pending["n"], 302)
-    pick = session.pop("pick")
+    pick = browser_session().pop("pick")
     sealed = sessions().store.pop_value("pick:" + pick)  # single use
     if sealed is None:
         raise ApiError(400, "sign_in_failed", "The organization choice expired. Sign in again.")
@@ -75,22 +75,23 @@ def finish_organization() -> ResponseReturnValue:
 
 
 def _pending() -> dict | None:
-    pick = session.get("pick")
+    pick = browser_session().get("pick")
     if isinstance(pick, str):
         sealed = sessions().store.get_value("pick:" + pick)
         opened = current_app.extensions["sealer"].unseal(sealed) if sealed else None
         if opened is None:
-            session.pop("pick")
+            browser_session().pop("pick")
             return None
         return json.loads(opened)
-    if not current_user.is_authenticated:
+    user = signed_in_user()
+    if user is None:
         return None
-    record = current_record()
+    record = user.record
     if record.organization is not None or record.picking is None:
         return None
     return {
         "local": True,
         "organizations": record.organizations,
-        "email": current_user.email,
+        "email": user.email,
         "n": record.picking,
     }

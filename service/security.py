@@ -6,10 +6,12 @@ import hmac
 import secrets
 from urllib.parse import unquote
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, request
 
 from service.context import unproxied
+from service.cookie_session import browser_session
 from service.errors import ApiError
+from service.hooks import WHOLE_APP, Scopes, after, before
 
 CSRF_SESSION_KEY = "csrf_token"
 # Headers of answers that hold a session's data: no cache keeps them (Pragma for HTTP/1.0
@@ -39,9 +41,9 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 def csrf_token() -> str:
     """This session's CSRF token for forms, made on first use."""
-    token = session.get(CSRF_SESSION_KEY)
+    token = browser_session().get(CSRF_SESSION_KEY)
     if not token:
-        token = session[CSRF_SESSION_KEY] = secrets.token_urlsafe(32)
+        token = browser_session()[CSRF_SESSION_KEY] = secrets.token_urlsafe(32)
     return token
 
 
@@ -59,7 +61,7 @@ def require_csrf(
     if header and unproxied(request).environ.get("HTTP_X_CSRF") == "1":
         return
     if form:
-        expected = session.get(CSRF_SESSION_KEY)
+        expected = browser_session().get(CSRF_SESSION_KEY)
         given = request.form.get("csrf_token", "")
         if expected and hmac.compare_digest(expected, given):
             return
@@ -94,11 +96,15 @@ def add_vary(response: Response, name: str) -> None:
         response.headers["Vary"] = f"{vary}, {name}"
 
 
-def init_body_limit(app: Flask) -> None:
-    """Refuse bodies beyond MAX_CONTENT_LENGTH with 413, chunked ones included."""
+def init_body_limit(app: Flask, scopes: Scopes = WHOLE_APP, limit: int | None = None) -> None:
+    """Refuse bodies beyond MAX_CONTENT_LENGTH (or `limit`, for these requests only) with 413,
+    chunked ones included."""
 
-    @app.before_request
     def _refuse_long_chunked_bodies() -> None:
+        if limit is not None:
+            # The app's MAX_CONTENT_LENGTH is its own; the service's routes keep theirs.
+            request.max_content_length = limit
+            request.max_form_memory_size = limit
         # A chunked body has no Content-Length, and werkzeug stops reading it at the limit
         # without an error, so forms and JSON would be parsed from a cut body. Read it once
         # (parsing reuses the cached bytes); one byte more raises 413 when it went on.
@@ -106,9 +112,11 @@ def init_body_limit(app: Flask) -> None:
             request.get_data()
             request.stream.read(1)
 
+    before(app, scopes, _refuse_long_chunked_bodies)
 
-def init_security_headers(app: Flask, csp: str, hsts: bool) -> None:
-    """Add CSP and the other security headers to every response."""
+
+def init_security_headers(app: Flask, csp: str, hsts: bool, scopes: Scopes = WHOLE_APP) -> None:
+    """Add CSP and the other security headers to every response of the scopes."""
     always = [
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "same-origin"),
@@ -118,7 +126,6 @@ def init_security_headers(app: Flask, csp: str, hsts: bool) -> None:
     if hsts:
         always.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
 
-    @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
         # No route sets these itself, so they are added in one step (this runs on every answer).
@@ -126,3 +133,5 @@ def init_security_headers(app: Flask, csp: str, hsts: bool) -> None:
         if response.mimetype == "text/html":
             headers.setdefault("Content-Security-Policy", csp)
         return response
+
+    after(app, scopes, _headers)

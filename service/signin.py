@@ -11,12 +11,13 @@ import re
 import secrets
 import time
 
-from flask import current_app, redirect, request, session, url_for
+from flask import current_app, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from service.auth import bp, public_origin, sessions, workos
+from service.auth import bp, home_url, public_origin, sessions, workos
 from service.claims import unverified_claims
+from service.cookie_session import browser_session
 from service.errors import ApiError, upstream_error_for
 from service.organizations import organizations_of, remember
 from service.security import safe_next
@@ -50,11 +51,12 @@ def login() -> ResponseReturnValue:
     now = time.time()
     flows = {
         state: flow
-        for state, flow in session.get("flows", {}).items()
+        for state, flow in browser_session().get("flows", {}).items()
         if isinstance(flow, list) and len(flow) == 2 and now - flow[1] < FLOW_MAX_AGE
     }
-    # `next` is a path on this origin, prefix included; the default is this service's page.
-    home = url_for("pages.index")
+    # `next` is a path on this origin, prefix included; the default is this service's page
+    # (mounted in another app: that app's home).
+    home = home_url()
     next_path = safe_next(request.args.get("next"), home)
     if len(next_path) > MAX_NEXT:
         next_path = home
@@ -65,7 +67,7 @@ def login() -> ResponseReturnValue:
         flows.pop(min(flows, key=lambda s: flows[s][1]))
     state = secrets.token_urlsafe(24)
     flows[state] = [next_path, int(now)]
-    session["flows"] = flows
+    browser_session()["flows"] = flows
     login_hint = (request.args.get("login_hint") or "")[:320] or None
     url = workos().authorization_url(
         redirect_uri=public_origin() + url_for("auth.callback"),
@@ -85,13 +87,14 @@ def callback() -> ResponseReturnValue:
     """
     limit_signin()  # before the flow is taken: a refused callback can be retried as is
     state = request.args.get("state", "")
-    flows = dict(session.get("flows", {}))
+    cookie = browser_session()
+    flows = dict(cookie.get("flows", {}))
     flow = flows.pop(state, None) if state else None
     if flow is not None:
         if flows:
-            session["flows"] = flows
+            cookie["flows"] = flows
         else:
-            session.pop("flows")
+            cookie.pop("flows")
     error = request.args.get("error")
     if error:
         code = error if ERROR_CODE.fullmatch(error) else "unknown"
@@ -136,13 +139,14 @@ def auth_failure(exc: WorkOSError) -> ApiError:
 def _end_browser_session() -> None:
     """Signing in again in a browser, as anyone, ends the session it had; only the flows
     other tabs started stay in the cookie (nothing planted before sign-in survives it)."""
-    session_id = session.get("session_id")
+    cookie = browser_session()
+    session_id = cookie.get("session_id")
     if isinstance(session_id, str):
         sessions().end(session_id)
-    flows = session.get("flows")
-    session.clear()
+    flows = cookie.get("flows")
+    cookie.clear()
     if flows:
-        session["flows"] = flows
+        cookie["flows"] = flows
 
 
 def _start_selection(exc: OrganizationSelectionRequired, next_path: str) -> WerkzeugResponse:
@@ -162,7 +166,7 @@ def _start_selection(exc: OrganizationSelectionRequired, next_path: str) -> Werk
     pick = secrets.token_urlsafe(16)
     sealed = current_app.extensions["sealer"].seal(json.dumps(pending))
     sessions().store.set_value("pick:" + pick, sealed, FLOW_MAX_AGE)
-    session["pick"] = pick
+    browser_session()["pick"] = pick
     return redirect(url_for("auth.choose_organization"), 302)
 
 
@@ -198,9 +202,10 @@ def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
         organizations=organizations,
         picking=next_path if choose else None,
     )
-    session["session_id"] = record.id
-    session["expires"] = int(record.expires_at) + 1
-    session["csrf_token"] = secrets.token_urlsafe(32)
+    cookie = browser_session()
+    cookie["session_id"] = record.id
+    cookie["expires"] = int(record.expires_at) + 1
+    cookie["csrf_token"] = secrets.token_urlsafe(32)
     log.info(
         "signed in",
         extra={"user_id": user["id"], "organization_id": current and current["id"]},

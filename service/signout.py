@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, redirect, request, session, url_for
+from flask import current_app, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
 from service import errors
-from service.auth import bp, current_record, public_origin, sessions
+from service.auth import bp, home_url, public_origin, sessions, signed_in_user
+from service.cookie_session import browser_session
 from service.errors import ApiError
 from service.security import require_csrf, safe_next
 
@@ -19,7 +19,7 @@ def _return_to(value: str | None) -> str:
     if not value:
         # ?signed_out=1: the sign-in page then confirms the sign-out instead of looking like a
         # first visit (?ended=1 is the other case: a session that ended without being asked to).
-        return public_origin() + url_for("pages.index", signed_out=1)
+        return public_origin() + home_url(signed_out=True)
     if len(value) <= 2048 and safe_next(value, "") == value:
         return public_origin() + value
     parts = urlsplit(value)
@@ -48,14 +48,15 @@ def logout() -> ResponseReturnValue:
     """
     wants_json = errors.wants_json()
     return_to = _return_to(request.values.get("return_to"))
-    if current_user.is_authenticated:
+    user = signed_in_user()
+    if user is not None:
         require_csrf(message="Sign-out needs a valid CSRF token.")
-        record = current_record()
+        record = user.record
         sessions().end(record.id)
         sid = record.sid
     else:
         sid = None  # signed out already (elsewhere, or expired): nothing to end here
-    session.clear()
+    browser_session().clear()
     url = return_to
     if sid:
         url = current_app.extensions["workos"].logout_url(session_id=sid, return_to=return_to)
