@@ -4,7 +4,7 @@
  * change a member's role (`updateMemberRole`) or remove them (`removeMember`), all through the
  * browser token client. A refusal is explained: FORBIDDEN means the role lacks the permission.
  *
- * Reads from the DOM (service/templates/app.html owns these), inside section[data-testid=members]:
+ * Reads from the DOM (service/templates/token_service/app.html owns these), inside section[data-testid=members]:
  *   tbody[data-testid=members-rows], button[data-testid=members-previous|members-next],
  *   [data-testid=members-page], [data-testid=members-status]
  * Writes one tr[data-testid=member-row][data-user-id] per member, with [data-testid=member-name],

@@ -3,7 +3,7 @@
  * once, in words, that WorkOS (or the service) is not answering and counts down to the token
  * client's next attempt, with the error code and request id behind a <details> disclosure.
  *
- * Reads from the DOM (service/templates/app.html owns these), inside [data-testid=outage]:
+ * Reads from the DOM (service/templates/token_service/app.html owns these), inside [data-testid=outage]:
  *   [data-testid=outage-what], [data-testid=outage-retry], [data-testid=outage-status],
  *   [data-testid=outage-code], [data-testid=outage-request] > [data-testid=outage-request-id]
  * Sets [data-testid=outage][data-retry-in] to the whole seconds left before the next attempt.

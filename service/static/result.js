@@ -2,7 +2,7 @@
  * The app page's GraphQL card: the query's answer in words (who, for which organization), the
  * GraphQL errors if any, and the JSON; or why no answer came.
  *
- * Writes into [data-testid=graphql-result] (service/templates/app.html owns it) and sets its
+ * Writes into [data-testid=graphql-result] (service/templates/token_service/app.html owns it) and sets its
  * data-state: ok, error (GraphQL errors, or the request failed), waiting (no token to send).
  */
 
