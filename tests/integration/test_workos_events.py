@@ -91,11 +91,12 @@ def test_a_repeated_event_is_applied_once(hooked):
     [
         {},
         {"WorkOS-Signature": "t=1, v1=00"},
+        {"WorkOS-Signature": "t=\u00b2, v1=00"},  # isdigit() says yes, int() raises
         signed(event(REVOKED, {"id": "other"})),  # signs another body
         signed(event(REVOKED, {"id": "s"}), secret="whsec_wrong_secret_000000"),
         signed(event(REVOKED, {"id": "s"}), t=time.time() - 181),  # stale
     ],
-    ids=["missing", "malformed", "other-body", "wrong-secret", "stale"],
+    ids=["missing", "malformed", "superscript-digit", "other-body", "wrong-secret", "stale"],
 )
 def test_bad_signatures_are_401(hooked, headers):
     response = post(hooked.test_client(), event(REVOKED, {"id": "s"}), headers)
