@@ -133,3 +133,18 @@ def test_a_url_cannot_forge_an_access_log_line(service, url):
     lines = proc.output().splitlines()
     assert not [line for line in lines if line.startswith(("forged", "10.0.0.1"))]
     assert any("/x\\x0aforged\\x0d\\x0a10.0.0.1" in line for line in lines)
+
+
+def test_backslash_nel_and_csi_in_a_url_are_written_as_escapes(service, url):
+    """%5C%22 would end the quoted path early for a backslash-aware reader; %85 (NEL) and
+    %9B (CSI) were written raw."""
+    proc, _ = service
+    status, _ = send_raw(url, request_head("/y%5C%22%20200%20-%85nel%9bcsi"))
+    assert status == 404
+    deadline = time.monotonic() + 5
+    while "nel" not in proc.output():
+        assert time.monotonic() < deadline, "the access line never appeared"
+        time.sleep(0.05)
+    [line] = [line for line in proc.output().splitlines() if "nel" in line]
+    assert line.isprintable(), line
+    assert '"GET /y\\\\\\" 200 -\\x85nel\\x9bcsi" 404' in line, line
