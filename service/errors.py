@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from service.session_records import SessionStoreUnavailable
@@ -108,8 +108,11 @@ def error_response(
         response = jsonify(error=code, message=message, request_id=request_id)
         response.status_code = status
     else:
-        html = render_template(
-            "error.html", status=status, code=code, message=message, request_id=request_id
+        # Straight from the template, without Flask's context processors: flask-login's would
+        # load the user, which asks the session store again (a store outage then became a
+        # bare 500 from inside this handler). The error page shows no user.
+        html = current_app.jinja_env.get_template("error.html").render(
+            status=status, code=code, message=message, request_id=request_id
         )
         response = make_response(html, status)
     if retry_after is not None:
