@@ -201,6 +201,10 @@ def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
     session["session_id"] = record.id
     session["expires"] = int(record.expires_at) + 1
     session["csrf_token"] = secrets.token_urlsafe(32)
+    if record.sid:
+        # The WorkOS session's id (the `sid` of every token this browser gets): a sign-out
+        # while the store is down still ends it through the logout URL.
+        session["sid"] = record.sid
     log.info(
         "signed in",
         extra={"user_id": user["id"], "organization_id": current and current["id"]},
