@@ -7,7 +7,8 @@ organization; bodies are Fernet-sealed JSON, so it holds no readable email eithe
                                           x = mac(WorkOS sid), g = gen, b = sealed record
     session_orgs(o, k)                    the organization index: o = mac(organization id)
     kv(name, value, expires_at)           event ids applied, the Events API cursor,
-                                          pending organization choices, leases
+                                          pending organization choices, leases; every
+                                          name a keyed HMAC too ("v:" + mac(name))
 
 WAL mode lets readers go on while one worker writes; every write is one short transaction
 (BEGIN IMMEDIATE), so two workers changing one record serialise. Expired rows are purged by
@@ -186,31 +187,39 @@ class SqliteSessionStore:
     def get_value(self, name: str) -> str | None:
         """A named value, or None."""
         with self._read() as db:
-            row = db.execute(
-                "SELECT value FROM kv WHERE name = ? AND expires_at > ?", (name, self._clock())
-            ).fetchone()
-        return None if row is None else row[0]
+            for stored in self._value_names(name):
+                row = db.execute(
+                    "SELECT value FROM kv WHERE name = ? AND expires_at > ?",
+                    (stored, self._clock()),
+                ).fetchone()
+                if row is not None:
+                    return row[0]
+        return None
 
     def set_value(self, name: str, value: str, seconds: float = EVENT_MEMORY_SECONDS) -> None:
         """Keep a named value for `seconds`."""
         with self._write() as db:
             db.execute(
                 "INSERT OR REPLACE INTO kv (name, value, expires_at) VALUES (?, ?, ?)",
-                (name, value, self._clock() + seconds),
+                (self._value_name(name), value, self._clock() + seconds),
             )
 
     def pop_value(self, name: str) -> str | None:
         """Remove a named value and return it."""
         with self._write() as db:
-            row = db.execute(
-                "SELECT value FROM kv WHERE name = ? AND expires_at > ?", (name, self._clock())
-            ).fetchone()
-            db.execute("DELETE FROM kv WHERE name = ?", (name,))
-        return None if row is None else row[0]
+            for stored in self._value_names(name):
+                row = db.execute(
+                    "SELECT value FROM kv WHERE name = ? AND expires_at > ?",
+                    (stored, self._clock()),
+                ).fetchone()
+                db.execute("DELETE FROM kv WHERE name = ?", (stored,))
+                if row is not None:
+                    return row[0]
+        return None
 
     def lease(self, name: str, owner: str, seconds: float) -> bool:
         """Take or renew a lease; False while another owner holds it."""
-        key, now = "lease:" + name, self._clock()
+        key, now = self._value_name("lease:" + name), self._clock()
         with self._write() as db:
             row = db.execute("SELECT value, expires_at FROM kv WHERE name = ?", (key,)).fetchone()
             if row is not None and row[0] != owner and row[1] > now:
@@ -241,6 +250,15 @@ class SqliteSessionStore:
 
     def _name(self, kind: str, value: str, key: bytes | None = None) -> str:
         return mac(key or self._names, kind, value)
+
+    def _value_name(self, name: str, key: bytes | None = None) -> str:
+        # Keyed like the records: "organizations:user_..." must not name a user in the file.
+        return "v:" + self._name("v", name, key)
+
+    def _value_names(self, name: str) -> list[str]:
+        # Current key, former keys, then the name in clear as versions before this one wrote
+        # it (the Events API cursor must survive the upgrade; the rest expire within minutes).
+        return [*(self._value_name(name, key) for key in self._keys()), name]
 
     def _keys(self) -> list[bytes]:
         return [self._names, *self._old_names]

@@ -176,10 +176,25 @@ def test_sqlite_file_names_nobody(tmp_path, clock):
     store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
     alice = record()
     store.create(alice)
+    # Named values: the organization list kept for switches, a pending choice, the poller's.
+    store.set_value("organizations:user_01HALICE", "sealed", 60)
+    store.set_value("pick:org_01HACME", "sealed", 60)
+    assert store.lease("events-poller:session_01HSID", "me", 30)
+    assert store.get_value("organizations:user_01HALICE") == "sealed"
     store.close()
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     for secret in (alice.id, "user_01HALICE", "alice@acme.com", "session_01HSID", "org_01HACME"):
         assert secret.encode() not in data
+
+
+def test_sqlite_values_written_in_clear_by_an_older_version_are_still_read(tmp_path, clock):
+    """The Events API cursor survives the upgrade that started naming values by HMAC."""
+    store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
+    with store._write() as db:
+        db.execute("INSERT INTO kv VALUES ('events:cursor', 'event_01', ?)", (T0 + 60,))
+    assert store.get_value("events:cursor") == "event_01"
+    assert store.pop_value("events:cursor") == "event_01"
+    assert store.get_value("events:cursor") is None
 
 
 def test_redis_keys_name_nobody(redis_server, raw, clock):
