@@ -38,6 +38,8 @@ from service.session_records import (
 )
 
 PURGE_INTERVAL = 60.0
+# The readiness write: about a sealed record with its indexes, random so it cannot shrink.
+PROBE_BYTES = 4096
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     k TEXT PRIMARY KEY, u TEXT NOT NULL, x TEXT, expires_at REAL NOT NULL,
@@ -231,10 +233,20 @@ class SqliteSessionStore:
             return True
 
     def health(self) -> dict[str, object]:
-        """For /readyz: whether the file answers."""
+        """For /readyz: whether the file answers, to a write as large as a record too."""
         try:
             with self._read() as db:
                 db.execute("SELECT 1").fetchone()
+            # A full disk (or a read-only file) still answers reads while every sign-in and
+            # sign-out fails: readiness must see what they see.
+            # A new row before the last one goes: replacing it in place would reuse its pages.
+            probe = "health:" + os.urandom(8).hex()
+            with self._write() as db:
+                db.execute(
+                    "INSERT INTO kv (name, value, expires_at) VALUES (?, ?, ?)",
+                    (probe, os.urandom(PROBE_BYTES // 2).hex(), self._clock() + 60),
+                )
+                db.execute("DELETE FROM kv WHERE name LIKE 'health:%' AND name != ?", (probe,))
         except SessionStoreUnavailable:
             return {"backend": "sqlite", "ok": False}
         return {"backend": "sqlite", "ok": True}

@@ -264,3 +264,19 @@ def test_workers_booting_at_once_all_open_a_new_sqlite_file(tmp_path):
         for child in children:
             child.join(timeout=60)
         assert [child.exitcode for child in children] == [0] * workers, attempt
+
+
+def test_sqlite_that_cannot_write_is_not_ready(tmp_path, clock):
+    """A full disk: reads still answer while sign-ins and sign-outs fail, and /readyz said ok.
+    SQLite's page limit gives the same SQLITE_FULL a full disk does."""
+    store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
+    store.create(record())
+    assert store.health() == {"backend": "sqlite", "ok": True}
+    with store._read() as db:
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(SessionStoreUnavailable):  # sign-ins fill what room the pages had
+        for n in range(1000):
+            store.create(record(session_id=f"{n:032x}", user_id=f"user_{n}"))
+    assert store.get(record().id) is not None  # reads still answer
+    assert store.health() == {"backend": "sqlite", "ok": False}
