@@ -49,7 +49,8 @@ MAX_PAUSE = 60.0
 JITTER = 5.0  # a budget refusal's Retry-After is spread over this many seconds
 
 # KEYS: log of all calls, log of general calls, this kind's pause.
-# ARGV: window ms, total, general cap (-1: a reserved kind), member.
+# ARGV: window ms, total, general cap (-1: a reserved kind), member, rank (0 to 1: which of
+# the full log's calls this refusal waits for).
 # Answers {0, pause ms left} | {1, ms until room, all, general} | {2, 0, all, general}.
 _ADMIT = """
 local t = redis.call('TIME')
@@ -64,8 +65,9 @@ local general = redis.call('ZCARD', KEYS[2])
 local full = nil
 if all >= total then full = KEYS[1] elseif cap >= 0 and general >= cap then full = KEYS[2] end
 if full then
-  local oldest = redis.call('ZRANGE', full, 0, 0, 'WITHSCORES')
-  return {1, tonumber(oldest[2]) + window - now, all, general}
+  local rank = math.floor(tonumber(ARGV[5]) * redis.call('ZCARD', full))
+  local frees = redis.call('ZRANGE', full, rank, rank, 'WITHSCORES')
+  return {1, tonumber(frees[2]) + window - now, all, general}
 end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], window)
@@ -102,9 +104,12 @@ class SlidingLog:
             self._times.popleft()
         return len(self._times)
 
-    def wait(self, now: float) -> float:
-        """Seconds until the oldest call leaves the window."""
-        return self._times[0] + self.window - now if self._times else 0.0
+    def wait(self, now: float, rank: float = 0.0) -> float:
+        """Seconds until a call leaves the window: the oldest at rank 0, the newest near 1."""
+        if not self._times:
+            return 0.0
+        index = min(len(self._times) - 1, int(rank * len(self._times)))
+        return self._times[index] + self.window - now
 
     def add(self, now: float) -> None:
         self._times.append(now)
@@ -163,10 +168,13 @@ class Budget:
             paused = self._paused.get(kind, 0.0) - now
         if paused > 0:
             self._refuse(kind, route, "paused", paused)
-        outcome = self._shared_admit(kind) if self._link is not None else None
+        # A refusal waits for one of the full log's calls, drawn at random: the refused come
+        # back spread as the budget frees, rather than all at the first free slot.
+        rank = self._jitter()
+        outcome = self._shared_admit(kind, rank) if self._link is not None else None
         shared = outcome
         if outcome is None:
-            outcome = self._local_admit(kind, now)
+            outcome = self._local_admit(kind, now, rank)
         code, wait, count_all, count_general = outcome
         if code == 0:
             with self._lock:
@@ -177,7 +185,7 @@ class Budget:
         left_other = min(left_signin, max(0, general - count_general))
         self._emit("left", kind, signin=left_signin, other=left_other)
         if code == 1:
-            # Spread the refused over the next seconds rather than all at the first free slot.
+            # And over a few seconds more: calls made in one burst all leave at one time.
             self._refuse(kind, route, "budget", wait + self._jitter() * JITTER)
         self._emit("spent", kind)
 
@@ -196,24 +204,30 @@ class Budget:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _local_admit(self, kind: str, now: float) -> tuple[int, float, int, int]:
+    def _local_admit(self, kind: str, now: float, rank: float) -> tuple[int, float, int, int]:
         total, general = self._local_caps
         with self._lock:
             count_all, count_general = self._all.count(now), self._general_log.count(now)
             if count_all >= total:
-                return 1, self._all.wait(now), count_all, count_general
+                return 1, self._all.wait(now, rank), count_all, count_general
             reserved = kind in RESERVED_KINDS
             if not reserved and count_general >= general:
-                return 1, self._general_log.wait(now), count_all, count_general
+                return 1, self._general_log.wait(now, rank), count_all, count_general
             self._all.add(now)
             if not reserved:
                 self._general_log.add(now)
             return 2, 0.0, count_all + 1, count_general + (0 if reserved else 1)
 
-    def _shared_admit(self, kind: str) -> tuple[int, float, int, int] | None:
+    def _shared_admit(self, kind: str, rank: float) -> tuple[int, float, int, int] | None:
         cap = -1 if kind in RESERVED_KINDS else self.general
         keys = [self._keys["all"], self._keys["general"], self._keys[self._kind(kind)]]
-        args: list[EncodableT] = [int(self.window * 1000), self.total, cap, uuid.uuid4().hex[:16]]
+        args: list[EncodableT] = [
+            int(self.window * 1000),
+            self.total,
+            cap,
+            uuid.uuid4().hex[:16],
+            f"{min(max(rank, 0.0), 0.999999):.6f}",
+        ]
         answer = self._run(_ADMIT, keys=keys, args=args)
         if answer is None:
             return None
@@ -238,11 +252,15 @@ class Budget:
     def _refuse(self, kind: str, route: str, reason: str, wait: float) -> None:
         self._emit("refused", kind, reason=reason)
         what = "paused after a WorkOS 429" if reason == "paused" else "over the WorkOS budget"
-        raise WorkOSRefused(
+        refused = WorkOSRefused(
             f"WorkOS {route} not sent: {kind} calls are {what}",
             route=route,
             retry_after=max(0.001, wait),
         )
+        # Our own window's times, not a wait WorkOS named: not cut at a minute, or a burst's
+        # refusals (all freed about window + jitter later) would all say 60.
+        refused.budget = reason == "budget"
+        raise refused
 
     def _emit(self, event: str, kind: str, **fields: object) -> None:
         if self._observer is None:

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 # Longest Retry-After we pass on from WorkOS: a browser should not be told to wait for hours.
 MAX_RETRY_AFTER = 60
+# Longest Retry-After of a refusal by our own budget: its window (60 s plus transit) and the
+# jitter on top; budgets counted over longer windows are told to come back within this.
+MAX_BUDGET_RETRY_AFTER = 120
 # Retry-After we suggest when WorkOS is down and named no wait of its own.
 DEFAULT_RETRY_AFTER = 2
 # Retry-After while the session store does not answer.
@@ -62,7 +65,8 @@ def upstream_error_for(exc: WorkOSError, retry_after: float | None = None) -> Ap
     wait = retry_after if retry_after is not None else exc.retry_after
     if isinstance(exc, WorkOSTransportError | WorkOSRefused):
         # Refused here: the budget is spent or WorkOS asked this kind of call to pause.
-        return _unavailable(wait)
+        budget = isinstance(exc, WorkOSRefused) and exc.budget
+        return _unavailable(wait, MAX_BUDGET_RETRY_AFTER if budget else MAX_RETRY_AFTER)
     if isinstance(exc, WorkOSResponseError):
         return ApiError(502, "upstream_error", "WorkOS answered with an unexpected response.")
     if isinstance(exc, WorkOSStatusError):
@@ -82,9 +86,9 @@ def upstream_error_for(exc: WorkOSError, retry_after: float | None = None) -> Ap
     return ApiError(502, "upstream_error", "WorkOS answered with an unexpected response.")
 
 
-def _unavailable(wait: float | None) -> ApiError:
+def _unavailable(wait: float | None, cap: int = MAX_RETRY_AFTER) -> ApiError:
     seconds = DEFAULT_RETRY_AFTER if wait is None else wait
-    seconds = max(1, min(MAX_RETRY_AFTER, int(seconds + 0.999)))
+    seconds = max(1, min(cap, int(seconds + 0.999)))
     return ApiError(
         503, "upstream_unavailable", "WorkOS is unavailable; try again shortly.", seconds
     )

@@ -121,7 +121,7 @@ def test_budget_refusals_on_the_token_route(make_app, emulator):
         assert refused.status_code == 503 and refused.json["error"] == "upstream_unavailable"
         waits.add(int(refused.headers["Retry-After"]))
     assert emulator.count(MINT) == 0
-    assert all(1 <= w <= 60 for w in waits)
+    assert all(1 <= w <= 62 + 5 + 1 for w in waits)  # the window, plus the jitter
     hit = first.token()
     assert hit.status_code == 200  # cache hits are still served
     metrics = first.client.get("/metrics").get_data(as_text=True)
@@ -156,3 +156,25 @@ def test_rate_limit_refusals_are_counted_by_route(make_app, emulator):
     client.get("/login")
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'gts_rate_limited_total{route="auth.login"} 1.0' in metrics
+
+
+def test_budget_refusals_spread_over_when_the_budget_frees(make_app, emulator):
+    """72 of 72 refusals said 60 (the jitter was added, then cut at 60): all came back at once.
+    Each refusal now waits for a call of the full window drawn at random, plus a jitter."""
+    app = make_app(
+        WORKOS_REQUEST_BUDGET="40/minute", WORKOS_SIGNIN_RESERVE_PERCENT=0, WEB_CONCURRENCY=1
+    )
+    browsers = [Browser(app.test_client(), emulator) for _ in range(24)]
+    signed = [b for b in browsers if b.sign_in(ALICE).status_code == 302]
+    assert len(signed) == 20  # 2 calls each: the budget is spent
+    waits = []
+    for _ in range(4):
+        for browser in signed:
+            refused = browser.token()
+            assert refused.status_code == 503
+            waits.append(int(refused.headers["Retry-After"]))
+    spread = sorted(set(waits))
+    print(f"Retry-After of {len(waits)} refusals: {len(spread)} values, {spread}")
+    # The sign-ins of the last seconds leave the window 62 s after they were made.
+    assert len(spread) >= 4 and 55 <= min(waits) and max(waits) <= 62 + 5 + 1
+    assert max(waits) > 60
