@@ -25,6 +25,12 @@ limit_request_line = 4094
 limit_request_field_size = 8190
 limit_request_fields = 50
 
+# Forwarded headers are the app's business alone: werkzeug's ProxyFix, as many hops as
+# TRUSTED_PROXIES says, none with 0. gunicorn's own handling (X-Forwarded-Proto and friends,
+# SCRIPT_NAME) trusted any sender on 127.0.0.1 whatever TRUSTED_PROXIES said: off.
+secure_scheme_headers: dict[str, str] = {}
+forwarded_allow_ips = ""
+
 # gunicorn's runtime control socket defaults to one path per user, which two masters on one
 # host (blue/green, or the tests) would fight over; signals (HUP, TTIN, TERM) do the same job.
 control_socket_disable = True

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app, g, jsonify, make_response, request
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from service.session_records import SessionStoreUnavailable
@@ -108,7 +109,8 @@ def error_response(
     """Render one error as JSON ({error, message, request_id}) or as the HTML error page."""
     request_id = getattr(g, "request_id", None)
     g.error_code = code  # for the token route's outcome metric
-    if wants_json():
+    # No URL adapter (a Host outside ALLOWED_HOSTS): the page's links cannot be built.
+    if wants_json() or request_ctx.url_adapter is None:
         response = jsonify(error=code, message=message, request_id=request_id)
         response.status_code = status
     else:

@@ -53,6 +53,7 @@ class Settings:
     cors_allowed_origins: tuple[str, ...] = ()
     secret_key_fallbacks: tuple[str, ...] = ()
     metrics_token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def workos_origin(self) -> str:
@@ -68,6 +69,8 @@ class Settings:
 GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_hex(32))'"
 COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 COOKIE_DOMAIN = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
+# A host name or IPv4 address, optionally with a leading dot (it and its subdomains).
+ALLOWED_HOST = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
 # RFC 6750 token68-like characters: what fits an Authorization: Bearer header unquoted.
 METRICS_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 
@@ -116,8 +119,17 @@ def load_settings(
         cors_allowed_origins=r.origins("CORS_ALLOWED_ORIGINS"),
         secret_key_fallbacks=r.secret_key_fallbacks(),
         metrics_token=r.metrics_token(),
+        allowed_hosts=r.allowed_hosts(),
         **r.cookie(r.boolean("SESSION_COOKIE_SECURE", True)),
     )
+    if settings.app_base_url is None and not settings.allowed_hosts:
+        # The callback URL sent to WorkOS, and where a sign-out returns, would come from the
+        # request's Host header: anyone's to choose.
+        raise SettingsError(
+            "APP_BASE_URL or ALLOWED_HOSTS is required: set APP_BASE_URL to this service's "
+            "public origin, or (behind a proxy that sets the host) ALLOWED_HOSTS to the host "
+            "names it may be reached under."
+        )
     return settings
 
 
@@ -182,6 +194,20 @@ class _Reader:
                 f"(it is sent as a Bearer token): generate one with {GENERATE_SECRET}"
             )
         return value
+
+    def allowed_hosts(self) -> tuple[str, ...]:
+        found = []
+        for value in (self.raw("ALLOWED_HOSTS") or "").split(","):
+            value = value.strip().lower()
+            if not value:
+                continue
+            if not ALLOWED_HOST.fullmatch(value):
+                raise SettingsError(
+                    "ALLOWED_HOSTS must be comma-separated host names such as app.example.com "
+                    f"(no scheme or port; .example.com for its subdomains), got {value!r}."
+                )
+            found.append(value)
+        return tuple(found)
 
     def origins(self, name: str) -> tuple[str, ...]:
         found = []

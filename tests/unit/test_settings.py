@@ -8,6 +8,7 @@ GOOD = {
     "WORKOS_API_KEY": "sk_test_abc",
     "WORKOS_CLIENT_ID": "client_abc",
     "SECRET_KEY": "x" * 32,
+    "APP_BASE_URL": "https://app.example.com",
 }
 
 
@@ -76,6 +77,9 @@ def test_overrides_win_over_environ():
         ("LOG_LEVEL", "LOUD", ["LOG_LEVEL must be one of"]),
         ("LOG_FORMAT", "xml", ["LOG_FORMAT must be one of"]),
         ("TRUSTED_PROXIES", "-1", ["TRUSTED_PROXIES must be 0 or more"]),
+        ("APP_BASE_URL", None, ["APP_BASE_URL or ALLOWED_HOSTS is required"]),
+        ("ALLOWED_HOSTS", "https://app.example.com", ["ALLOWED_HOSTS must be comma-separated"]),
+        ("ALLOWED_HOSTS", "app.example.com:443", ["ALLOWED_HOSTS must be comma-separated"]),
         ("TRUSTED_PROXIES", "one", ["TRUSTED_PROXIES must be a whole number"]),
         ("SESSION_COOKIE_NAME", "a b", ["SESSION_COOKIE_NAME must be letters"]),
         ("SESSION_COOKIE_DOMAIN", "https://x.com", ["SESSION_COOKIE_DOMAIN must be a host"]),
