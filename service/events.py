@@ -99,6 +99,11 @@ class EventApplier:
         if kind == "user.deleted":
             return self._sessions.end_where(user_id=data["id"])
         if kind == "organization.deleted":
+            # Their kept lists name it: a switch must not take it from there.
+            for user_id in {
+                r.user_id for r in self._sessions.store.find(organization_id=data["id"])
+            }:
+                forget(self._sessions.store, user_id)
             return self._sessions.narrow(data["id"])
         forget(self._sessions.store, data["user_id"])  # the next switch lists again
         return self._sessions.narrow(data["organization_id"], user_id=data["user_id"])
