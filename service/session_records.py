@@ -102,8 +102,11 @@ class SessionStore(Protocol):
     ) -> list[SessionRecord]:
         """Live records by exactly one index: user id, WorkOS sid or organization id."""
 
+    def event_applied(self, event_id: str) -> bool:
+        """True when claim_event marked this event id applied (within EVENT_MEMORY_SECONDS)."""
+
     def claim_event(self, event_id: str) -> bool:
-        """True the first time an event id is claimed (for EVENT_MEMORY_SECONDS)."""
+        """Mark an event id applied (for EVENT_MEMORY_SECONDS); True the first time."""
 
     def release_event(self, event_id: str) -> None:
         """Forget a claim whose event could not be applied, so a redelivery applies it."""
@@ -172,6 +175,10 @@ class MemorySessionStore:
         if sid is not None:
             return [r for r in live if r.sid == sid]
         return [r for r in live if any(o["id"] == organization_id for o in _orgs_of(r))]
+
+    def event_applied(self, event_id: str) -> bool:
+        with self._lock:
+            return self._value("event:" + event_id) is not None
 
     def claim_event(self, event_id: str) -> bool:
         with self._lock:

@@ -165,8 +165,19 @@ class SqliteSessionStore:
 
     # -- events, values and leases ---------------------------------------------------------
 
+    def event_applied(self, event_id: str) -> bool:
+        """True when this event id was marked applied (under this key or a former one)."""
+        live = "SELECT 1 FROM kv WHERE name = ? AND expires_at > ?"
+        with self._read() as db:
+            return any(
+                db.execute(
+                    live, ("event:" + self._name("e", event_id, key), self._clock())
+                ).fetchone()
+                for key in self._keys()
+            )
+
     def claim_event(self, event_id: str) -> bool:
-        """True the first time this event id is claimed."""
+        """Mark this event id applied; True the first time."""
         name = "event:" + self._name("e", event_id)
         with self._write() as db:
             for key in self._old_names:  # claimed before a rotation: claimed
