@@ -77,6 +77,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     budget = Budget(
         settings.workos_request_budget,
         settings.workos_signin_reserve_percent,
+        signin_percent=settings.workos_signin_ceiling_percent,
         link=link,
         secret_key=settings.secret_key,
         processes=settings.web_concurrency,

@@ -40,6 +40,7 @@ class Settings:
     switch_rate_limit: str
     workos_request_budget: str
     workos_signin_reserve_percent: int
+    workos_signin_ceiling_percent: int
     web_concurrency: int
     session_db_path: str | None
     workos_webhook_secret: str | None
@@ -108,6 +109,9 @@ def load_settings(
         switch_rate_limit=r.rate_limit("SWITCH_RATE_LIMIT", "10/minute"),
         workos_request_budget=r.budget("WORKOS_REQUEST_BUDGET", "5000/minute"),
         workos_signin_reserve_percent=r.percent("WORKOS_SIGNIN_RESERVE_PERCENT", 20),
+        workos_signin_ceiling_percent=r.percent(
+            "WORKOS_SIGNIN_CEILING_PERCENT", 50, low=1, high=100
+        ),
         # gunicorn's worker count: without Redis each process spends budget / workers.
         web_concurrency=int(r.number("WEB_CONCURRENCY", 2, integer=True)),
         session_db_path=r.raw("SESSION_DB_PATH"),
@@ -122,6 +126,11 @@ def load_settings(
         allowed_hosts=r.allowed_hosts(),
         **r.cookie(r.boolean("SESSION_COOKIE_SECURE", True)),
     )
+    if settings.workos_signin_ceiling_percent < settings.workos_signin_reserve_percent:
+        raise SettingsError(
+            "WORKOS_SIGNIN_CEILING_PERCENT must be at least WORKOS_SIGNIN_RESERVE_PERCENT "
+            f"({settings.workos_signin_reserve_percent}): sign-ins could never use their reserve."
+        )
     if settings.app_base_url is None and not settings.allowed_hosts:
         # The callback URL sent to WorkOS, and where a sign-out returns, would come from the
         # request's Host header: anyone's to choose.
@@ -348,12 +357,14 @@ class _Reader:
             )
         return value
 
-    def percent(self, name: str, default: int) -> int:
+    def percent(self, name: str, default: int, low: int = 0, high: int = 90) -> int:
         value = self.raw(name)
         if value is None:
             return default
-        if not value.isdigit() or not 0 <= int(value) <= 90:
-            raise SettingsError(f"{name} must be a whole number from 0 to 90, got {value!r}.")
+        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+            raise SettingsError(
+                f"{name} must be a whole number from {low} to {high}, got {value!r}."
+            )
         return int(value)
 
     def webhook_secret(self) -> str | None:

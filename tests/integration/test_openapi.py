@@ -247,6 +247,7 @@ LIVE = [
         _get(TOKEN),
         WORKOS_REQUEST_BUDGET="2/minute",
         WORKOS_SIGNIN_RESERVE_PERCENT=0,
+        WORKOS_SIGNIN_CEILING_PERCENT=100,  # the sign-in spends the whole budget
         WEB_CONCURRENCY=1,
     ),
     live(

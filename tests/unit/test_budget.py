@@ -48,10 +48,29 @@ def test_sign_ins_keep_their_reserve_mints_cannot_spend_it():
     assert take(budget, "signin", 1) == 0  # and never beyond the whole budget
 
 
-def test_sign_ins_may_spend_the_whole_budget():
-    budget = Budget("10/minute", 20, clock=FakeClock(0.0))
+def test_sign_ins_may_spend_the_whole_budget_when_their_ceiling_is_100():
+    budget = Budget("10/minute", 20, signin_percent=100, clock=FakeClock(0.0))
     assert take(budget, "signin", 12) == 10
     assert take(budget, "mint", 1) == 0
+
+
+def test_sign_ins_stop_at_their_ceiling_so_mints_keep_the_rest():
+    """Anonymous callers start sign-ins: they must not spend what signed-in users mint with."""
+    budget = Budget("10/minute", 20, signin_percent=50, clock=FakeClock(0.0))
+    assert take(budget, "signin", 12) == 5
+    assert take(budget, "mint", 12) == 5  # the rest: the whole budget, less the sign-ins
+    assert take(budget, "signin", 1) == take(budget, "mint", 1) == 0
+
+
+def test_through_redis_sign_ins_stop_at_their_ceiling_on_every_process(redis_url):
+    one = Budget(
+        "10/minute", 20, signin_percent=50, link=RedisLink(redis_url[1]), secret_key=SECRET
+    )
+    two = Budget(
+        "10/minute", 20, signin_percent=50, link=RedisLink(redis_url[1]), secret_key=SECRET
+    )
+    assert take(one, "signin", 4) + take(two, "signin", 4) == 5
+    assert take(two, "mint", 10) == 5
 
 
 def test_a_refusal_says_when_room_comes_jittered():

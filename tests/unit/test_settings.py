@@ -26,6 +26,7 @@ def test_defaults():
     assert (s.signin_rate_limit, s.switch_rate_limit) == ("30/minute", "10/minute")
     assert s.workos_request_budget == "5000/minute"
     assert s.workos_signin_reserve_percent == 20
+    assert s.workos_signin_ceiling_percent == 50
     assert s.web_concurrency == 2
     assert s.session_db_path is None  # the instance folder's sessions.sqlite3
     assert s.workos_webhook_secret is None and s.workos_events_poll_seconds is None
@@ -70,6 +71,9 @@ def test_overrides_win_over_environ():
         ("WORKOS_SIGNIN_RESERVE_PERCENT", "95", ["WORKOS_SIGNIN_RESERVE_PERCENT must be a whole"]),
         ("WORKOS_SIGNIN_RESERVE_PERCENT", "2.5", ["WORKOS_SIGNIN_RESERVE_PERCENT must be a whole"]),
         ("WEB_CONCURRENCY", "0", ["WEB_CONCURRENCY must be greater than 0"]),
+        ("WORKOS_SIGNIN_CEILING_PERCENT", "0", ["WORKOS_SIGNIN_CEILING_PERCENT must be a whole"]),
+        ("WORKOS_SIGNIN_CEILING_PERCENT", "101", ["WORKOS_SIGNIN_CEILING_PERCENT must be a whole"]),
+        ("WORKOS_SIGNIN_CEILING_PERCENT", "10", ["at least WORKOS_SIGNIN_RESERVE_PERCENT (20)"]),
         ("REDIS_URL", "http://x", ["REDIS_URL must be a redis://"]),
         ("WORKOS_WEBHOOK_SECRET", "short", ["WORKOS_WEBHOOK_SECRET is too short", "Webhooks"]),
         ("WORKOS_EVENTS_POLL_SECONDS", "0", ["WORKOS_EVENTS_POLL_SECONDS must be greater than 0"]),
