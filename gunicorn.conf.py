@@ -1,4 +1,4 @@
-"""gunicorn settings: gthread workers, sizes from the environment, logs to stdout."""
+"""gunicorn settings: buffered gthread workers, sizes from the environment, logs to stdout."""
 
 import os
 import tempfile
@@ -6,7 +6,9 @@ import tempfile
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads share one process's token cache; few workers with several threads each suit it.
-worker_class = "gthread"
+# gthread, except that a thread gets a request only once all of it has arrived: a client
+# trickling its request cannot hold a thread (service/gunicorn_worker.py).
+worker_class = "service.gunicorn_worker.BufferedThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Well above WORKOS_TIMEOUT_SECONDS (default 5): a request makes at most two WorkOS attempts.
 timeout = max(30, int(4 * float(os.environ.get("WORKOS_TIMEOUT_SECONDS", "5"))))
