@@ -53,6 +53,9 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
+        # Any other Host (the proxy's X-Forwarded-Host when trusted) is 400 before a route
+        # runs: it would pick the callback URL and where a sign-out returns.
+        TRUSTED_HOSTS=list(settings.allowed_hosts) or None,
     )
 
     if settings.trusted_proxies:
@@ -75,6 +78,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     budget = Budget(
         settings.workos_request_budget,
         settings.workos_signin_reserve_percent,
+        signin_percent=settings.workos_signin_ceiling_percent,
         link=link,
         secret_key=settings.secret_key,
         processes=settings.web_concurrency,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from flask import current_app, jsonify, redirect, request, session, url_for
@@ -12,6 +13,9 @@ from service import errors
 from service.auth import bp, current_record, public_origin, sessions
 from service.errors import ApiError
 from service.security import require_csrf, safe_next
+from service.session_records import SessionStoreUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def _return_to(value: str | None) -> str:
@@ -48,11 +52,28 @@ def logout() -> ResponseReturnValue:
     """
     wants_json = errors.wants_json()
     return_to = _return_to(request.values.get("return_to"))
-    if current_user.is_authenticated:
+    session_id = session.get("session_id")
+    try:
+        signed_in = current_user.is_authenticated
+    except SessionStoreUnavailable:
+        signed_in = None  # unknown: the cookie names a session the store cannot read now
+    if signed_in:
         require_csrf(message="Sign-out needs a valid CSRF token.")
         record = current_record()
-        sessions().end(record.id)
         sid = record.sid
+        try:
+            sessions().end(record.id)
+        except SessionStoreUnavailable:
+            sessions().end_later(record.id)
+    elif signed_in is None and isinstance(session_id, str):
+        # A sign-out is never refused for an outage: the cookie goes now, WorkOS's session
+        # ends by the logout URL (its id kept in the cookie for this), and the record is
+        # deleted when the store answers again.
+        require_csrf(message="Sign-out needs a valid CSRF token.")
+        sessions().end_later(session_id)
+        kept = session.get("sid")
+        sid = kept if isinstance(kept, str) and kept else None
+        log.warning("sign-out during a session store outage: the record is deleted later")
     else:
         sid = None  # signed out already (elsewhere, or expired): nothing to end here
     session.clear()
