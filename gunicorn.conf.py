@@ -1,4 +1,4 @@
-"""gunicorn settings: gthread workers, sizes from the environment, logs to stdout."""
+"""gunicorn settings: buffered gthread workers, sizes from the environment, logs to stdout."""
 
 import os
 import tempfile
@@ -6,7 +6,9 @@ import tempfile
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads share one process's token cache; few workers with several threads each suit it.
-worker_class = "gthread"
+# gthread, except that a thread gets a request only once all of it has arrived: a client
+# trickling its request cannot hold a thread (service/gunicorn_worker.py).
+worker_class = "service.gunicorn_worker.BufferedThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Well above WORKOS_TIMEOUT_SECONDS (default 5): a request makes at most two WorkOS attempts.
 timeout = max(30, int(4 * float(os.environ.get("WORKOS_TIMEOUT_SECONDS", "5"))))
@@ -24,6 +26,12 @@ logger_class = "service.access_log.AccessLogger"
 limit_request_line = 4094
 limit_request_field_size = 8190
 limit_request_fields = 50
+
+# Forwarded headers are the app's business alone: werkzeug's ProxyFix, as many hops as
+# TRUSTED_PROXIES says, none with 0. gunicorn's own handling (X-Forwarded-Proto and friends,
+# SCRIPT_NAME) trusted any sender on 127.0.0.1 whatever TRUSTED_PROXIES said: off.
+secure_scheme_headers: dict[str, str] = {}
+forwarded_allow_ips = ""
 
 # gunicorn's runtime control socket defaults to one path per user, which two masters on one
 # host (blue/green, or the tests) would fight over; signals (HUP, TTIN, TERM) do the same job.

@@ -12,7 +12,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import burst, hotpath, instructions, latency, memory, soak, surge, throughput
+from bench import burst, hotpath, instructions, latency, memory, slow, soak, surge, throughput
 from bench.report import Row, machine, table
 
 PARTS = {
@@ -22,6 +22,7 @@ PARTS = {
     "memory": memory.run,
     "soak": soak.run,
     "surge": surge.run,
+    "slow": slow.run,
 }
 # Run only when named: diagnoses of the cache-hit path, not figures with a target.
 EXTRA = {"hotpath": hotpath.run, "instructions": instructions.run}

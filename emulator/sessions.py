@@ -86,7 +86,13 @@ def issue_code(state: EmulatorState, user: User, challenge: str | None) -> str:
     return code
 
 
-def redeem_code(state: EmulatorState, code: str, verifier: str | None, iss: str) -> dict:
+# Who signed in, as the caller of authenticate reports it (WorkOS's ip_address, user_agent).
+Client = dict[str, str]
+
+
+def redeem_code(
+    state: EmulatorState, code: str, verifier: str | None, iss: str, client: Client | None = None
+) -> dict:
     """Exchange a code (and PKCE verifier) for a session, or ask for organization selection."""
     with state.lock:
         # Popped before any check: a failed attempt burns the code, like a real server.
@@ -106,7 +112,7 @@ def redeem_code(state: EmulatorState, code: str, verifier: str | None, iss: str)
         active = state.active_memberships(user.id)
         if len(active) > 1:
             token = secrets.token_urlsafe(24)
-            state.pending[token] = {"user_id": user.id, "at": state.clock()}
+            state.pending[token] = {"user_id": user.id, "at": state.clock(), "client": client}
             organizations = [
                 {"id": m.organization_id, "name": state.organizations[m.organization_id].name}
                 for m in active
@@ -120,10 +126,12 @@ def redeem_code(state: EmulatorState, code: str, verifier: str | None, iss: str)
                 user=user.to_json(),
             )
         org_id = active[0].organization_id if active else None
-        return _start_session(state, user, org_id, iss)
+        return _start_session(state, user, org_id, iss, client)
 
 
-def select_organization(state: EmulatorState, token: str, org_id: str, iss: str) -> dict:
+def select_organization(
+    state: EmulatorState, token: str, org_id: str, iss: str, client: Client | None = None
+) -> dict:
     """Finish a pending authentication in the chosen organization."""
     with state.lock:
         pending = state.pending.get(token)
@@ -137,7 +145,8 @@ def select_organization(state: EmulatorState, token: str, org_id: str, iss: str)
             # The token survives, so the user can still pick one of the offered organizations.
             raise membership_not_found(user.id, org_id)
         del state.pending[token]
-        return _start_session(state, user, org_id, iss)
+        # The selection may name the client again; otherwise the code exchange's stands.
+        return _start_session(state, user, org_id, iss, client or pending.get("client"))
 
 
 def refresh(state: EmulatorState, refresh_token: str, org_id: str | None, iss: str) -> dict:
@@ -167,13 +176,17 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _start_session(state: EmulatorState, user: User, org_id: str | None, iss: str) -> dict:
+def _start_session(
+    state: EmulatorState, user: User, org_id: str | None, iss: str, client: Client | None
+) -> dict:
     now = state.clock()
     stamp = iso(now)
     session = Session(
         id=new_id("session"),
         user_id=user.id,
         organization_id=org_id,
+        ip_address=(client or {}).get("ip_address"),
+        user_agent=(client or {}).get("user_agent"),
         expires_at=iso(now + SESSION_TTL),
         created_at=stamp,
         updated_at=stamp,

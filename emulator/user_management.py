@@ -126,12 +126,20 @@ def authenticate():
             error="invalid_request",
             error_description=f"Parameter(s) must be strings: {', '.join(sorted(not_text))}.",
         )
+    # Recorded on the session (the widgets' UserSessions shows them), as WorkOS does.
+    client = {k: body[k] for k in ("ip_address", "user_agent") if isinstance(body.get(k), str)}
     try:
         if grant == GRANT_CODE:
-            result = sessions.redeem_code(state, body["code"], body.get("code_verifier"), issuer())
+            result = sessions.redeem_code(
+                state, body["code"], body.get("code_verifier"), issuer(), client
+            )
         elif grant == GRANT_ORG_SELECTION:
             result = sessions.select_organization(
-                state, body["pending_authentication_token"], body["organization_id"], issuer()
+                state,
+                body["pending_authentication_token"],
+                body["organization_id"],
+                issuer(),
+                client,
             )
         else:
             result = sessions.refresh(

@@ -26,6 +26,9 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
+        # Any other Host (the proxy's X-Forwarded-Host when trusted) is 400 before a route
+        # runs: it would pick the callback URL and where a sign-out returns.
+        TRUSTED_HOSTS=list(settings.allowed_hosts) or None,
     )
 
     if settings.trusted_proxies:

@@ -1,4 +1,4 @@
-"""gunicorn's access log with control characters escaped, so a URL cannot forge a log line."""
+"""gunicorn's access log, escaped so that no URL can forge a line or end a quoted field."""
 
 from __future__ import annotations
 
@@ -8,14 +8,28 @@ from typing import Any
 
 from gunicorn.glogging import Logger, SafeAtoms
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Backslash and quote: a backslash-aware reader of the quoted path would otherwise end the
+# field early (%5C%22). Everything else escaped is what str.isprintable() refuses: C0 and C1
+# controls (NEL %85, CSI %9B), format characters, separators other than space, unassigned.
+_SPECIAL = re.compile(r'[\\"]')
 
 
 def escape(value: str) -> str:
-    """value with every control character written as \\xNN."""
-    if value.isprintable():  # a C scan; no control character is printable
+    """value with backslash, quote and every non-printable character written as an escape."""
+    if value.isprintable() and not _SPECIAL.search(value):  # C scans: the common case
         return value
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return "".join(_escape_char(c) for c in value)
+
+
+def _escape_char(c: str) -> str:
+    if c == "\\" or c == '"':
+        return "\\" + c
+    if c.isprintable():
+        return c
+    code = ord(c)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 class EscapedAtoms(SafeAtoms):
@@ -33,7 +47,7 @@ class EscapedAtoms(SafeAtoms):
         # The stubs say str; status, sizes and times are numbers.
         value: Any = super().__getitem__(key)
         if isinstance(value, str):
-            return escape(value.replace('"', '\\"'))
+            return escape(value)
         return value
 
 

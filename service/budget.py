@@ -11,6 +11,9 @@ spent, fails every call with that key, sign-ins included. `Budget` is the gate o
 * A reserve for the calls that sign users in (kind "signin"): the other kinds (mints,
   membership lists of switches, the Events API) are admitted only while fewer than
   `general` = total - reserve of them are in the log, so they can never spend the reserve.
+* A ceiling for the sign-in calls (WORKOS_SIGNIN_CEILING_PERCENT, 50 by default): anonymous
+  callers start sign-ins, so sign-ins are admitted only while fewer than `signin` of them are
+  in the log, and the mints of signed-in users keep the rest.
 * A WorkOS 429 pauses its kind of call (5 s without Retry-After, at most 60 s) here and, via
   Redis, on every host; calls of that kind are refused until it passes.
 
@@ -48,33 +51,38 @@ DEFAULT_PAUSE = 5.0  # a 429 without Retry-After
 MAX_PAUSE = 60.0
 JITTER = 5.0  # a budget refusal's Retry-After is spread over this many seconds
 
-# KEYS: log of all calls, log of general calls, this kind's pause.
-# ARGV: window ms, total, general cap (-1: a reserved kind), member.
-# Answers {0, pause ms left} | {1, ms until room, all, general} | {2, 0, all, general}.
+# KEYS: log of all calls, log of general calls, log of sign-in calls, this kind's pause.
+# ARGV: window ms, total, general cap, sign-in cap, member, rank (0 to 1: which of the full
+# log's calls this refusal waits for), 1 for a sign-in call (else 0).
+# Answers {0, pause ms left} | {1, ms until room, all, general, signin} | {2, 0, all, ...}.
 _ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window, total, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local paused = redis.call('PTTL', KEYS[3])
-if paused > 0 then return {0, paused, -1, -1} end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-local all = redis.call('ZCARD', KEYS[1])
-local general = redis.call('ZCARD', KEYS[2])
+local window, total = tonumber(ARGV[1]), tonumber(ARGV[2])
+local signin = ARGV[7] == '1'
+local paused = redis.call('PTTL', KEYS[4])
+if paused > 0 then return {0, paused, -1, -1, -1} end
+local counts = {}
+for i = 1, 3 do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  counts[i] = redis.call('ZCARD', KEYS[i])
+end
+-- A sign-in counts in its own log, any other kind in the general one.
+local own, cap = 2, tonumber(ARGV[3])
+if signin then own, cap = 3, tonumber(ARGV[4]) end
 local full = nil
-if all >= total then full = KEYS[1] elseif cap >= 0 and general >= cap then full = KEYS[2] end
+if counts[1] >= total then full = 1 elseif counts[own] >= cap then full = own end
 if full then
-  local oldest = redis.call('ZRANGE', full, 0, 0, 'WITHSCORES')
-  return {1, tonumber(oldest[2]) + window - now, all, general}
+  local rank = math.floor(tonumber(ARGV[6]) * counts[full])
+  local frees = redis.call('ZRANGE', KEYS[full], rank, rank, 'WITHSCORES')
+  return {1, tonumber(frees[2]) + window - now, counts[1], counts[2], counts[3]}
 end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], window)
-if cap >= 0 then
-  redis.call('ZADD', KEYS[2], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[2], window)
-  general = general + 1
+for _, i in ipairs({1, own}) do
+  redis.call('ZADD', KEYS[i], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[i], window)
+  counts[i] = counts[i] + 1
 end
-return {2, 0, all + 1, general}
+return {2, 0, counts[1], counts[2], counts[3]}
 """
 # KEYS: the kind's pause; ARGV: ms. A shorter pause never cuts a longer one short.
 _PAUSE = """
@@ -85,17 +93,19 @@ return 1
 """
 
 
-# Read only: KEYS as _ADMIT's logs, then every kind's pause; ARGV: window ms.
-# Answers {calls in the window, general calls in it, pause ms left of each kind...}.
+# Read only: KEYS the all, general and sign-in logs, then every kind's pause; ARGV: window
+# ms. Answers {calls in each log in the window..., pause ms left of each kind...}.
 _SHOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local since = '(' .. (now - tonumber(ARGV[1]))
-local out = {redis.call('ZCOUNT', KEYS[1], since, '+inf')}
-out[2] = redis.call('ZCOUNT', KEYS[2], since, '+inf')
-for i = 3, #KEYS do out[#out + 1] = math.max(0, redis.call('PTTL', KEYS[i])) end
+local out = {}
+for i = 1, 3 do out[i] = redis.call('ZCOUNT', KEYS[i], since, '+inf') end
+for i = 4, #KEYS do out[#out + 1] = math.max(0, redis.call('PTTL', KEYS[i])) end
 return out
 """
+# (code, wait, calls in the log, general calls, sign-in calls): 0 paused, 1 full, 2 admitted.
+_Outcome = tuple[int, float, int, int, int]
 
 # The longest a call takes from admission to WorkOS (timeouts aside); at most 1/20 of a window.
 TRANSIT_SECONDS = 2.0
@@ -114,9 +124,12 @@ class SlidingLog:
             self._times.popleft()
         return len(self._times)
 
-    def wait(self, now: float) -> float:
-        """Seconds until the oldest call leaves the window."""
-        return self._times[0] + self.window - now if self._times else 0.0
+    def wait(self, now: float, rank: float = 0.0) -> float:
+        """Seconds until a call leaves the window: the oldest at rank 0, the newest near 1."""
+        if not self._times:
+            return 0.0
+        index = min(len(self._times) - 1, int(rank * len(self._times)))
+        return self._times[index] + self.window - now
 
     def add(self, now: float) -> None:
         self._times.append(now)
@@ -130,6 +143,7 @@ class Budget:
         limit: str,
         reserve_percent: int,
         *,
+        signin_percent: int = 100,
         link: RedisLink | None = None,
         secret_key: str = "",
         processes: int = 1,
@@ -147,9 +161,14 @@ class Budget:
         self.window = length + min(TRANSIT_SECONDS, length / 20)
         self.total = item.amount
         self.general = self.total - self.total * reserve_percent // 100
+        self.signin = max(1, self.total * signin_percent // 100)
         # Without Redis each process spends its share only.
         share = max(1, self.total // max(1, processes))
-        self._local_caps = (share, share - share * reserve_percent // 100)
+        self._local_caps = (
+            share,
+            share - share * reserve_percent // 100,
+            max(1, share * signin_percent // 100),
+        )
         self._link = link
         names = derive(secret_key, "workos-budget")
         # One hash tag: the logs and pauses sit in one Redis Cluster slot, as a script needs.
@@ -157,6 +176,7 @@ class Budget:
         self._keys = {
             "all": f"gts:wb:{{{tag}}}:a",
             "general": f"gts:wb:{{{tag}}}:g",
+            "signin_log": f"gts:wb:{{{tag}}}:s",
             **{kind: f"gts:wb:{{{tag}}}:p:{mac(names, 'pause', kind)[:16]}" for kind in KINDS},
         }
         self._observer = observer
@@ -165,6 +185,7 @@ class Budget:
         self._lock = threading.Lock()
         self._all = SlidingLog(self.window)
         self._general_log = SlidingLog(self.window)
+        self._signin_log = SlidingLog(self.window)
         self._paused: dict[str, float] = {}
 
     # -- the gate ----------------------------------------------------------------------------
@@ -176,21 +197,26 @@ class Budget:
             paused = self._paused.get(kind, 0.0) - now
         if paused > 0:
             self._refuse(kind, route, "paused", paused)
-        outcome = self._shared_admit(kind) if self._link is not None else None
+        # A refusal waits for one of the full log's calls, drawn at random: the refused come
+        # back spread as the budget frees, rather than all at the first free slot.
+        rank = self._jitter()
+        outcome = self._shared_admit(kind, rank) if self._link is not None else None
         shared = outcome
         if outcome is None:
-            outcome = self._local_admit(kind, now)
-        code, wait, count_all, count_general = outcome
+            outcome = self._local_admit(kind, now, rank)
+        code, wait, count_all, count_general, count_signin = outcome
         if code == 0:
             with self._lock:
                 self._paused[kind] = max(self._paused.get(kind, 0.0), now + wait)
             self._refuse(kind, route, "paused", wait)
-        total, general = self._local_caps if shared is None else (self.total, self.general)
-        left_signin = max(0, total - count_all)
-        left_other = min(left_signin, max(0, general - count_general))
+        caps = self._local_caps if shared is None else (self.total, self.general, self.signin)
+        total, general, signin = caps
+        left_all = max(0, total - count_all)
+        left_signin = min(left_all, max(0, signin - count_signin))
+        left_other = min(left_all, max(0, general - count_general))
         self._emit("left", kind, signin=left_signin, other=left_other)
         if code == 1:
-            # Spread the refused over the next seconds rather than all at the first free slot.
+            # And over a few seconds more: calls made in one burst all leave at one time.
             self._refuse(kind, route, "budget", wait + self._jitter() * JITTER)
         self._emit("spent", kind)
 
@@ -215,54 +241,82 @@ class Budget:
         shared = self._link is not None
         answer = None
         if shared:
-            keys = [self._keys["all"], self._keys["general"], *(self._keys[k] for k in KINDS)]
+            keys = [
+                self._keys["all"],
+                self._keys["general"],
+                self._keys["signin_log"],
+                *(self._keys[k] for k in KINDS),
+            ]
             answer = self._run(_SHOW, keys=keys, args=[int(self.window * 1000)])
-        total, general = (self.total, self.general) if shared else self._local_caps
+        total, general, signin = (
+            (self.total, self.general, self.signin) if shared else self._local_caps
+        )
         if answer is not None:
-            spent, spent_general = int(answer[0]), int(answer[1])
-            paused = {kind: int(ms) / 1000 for kind, ms in zip(KINDS, answer[2:], strict=True)}
+            spent, spent_general, spent_signin = (int(n) for n in answer[:3])
+            paused = {kind: int(ms) / 1000 for kind, ms in zip(KINDS, answer[3:], strict=True)}
         else:
             now = self._clock()
             with self._lock:
                 spent, spent_general = self._all.count(now), self._general_log.count(now)
+                spent_signin = self._signin_log.count(now)
                 paused = {kind: max(0.0, self._paused.get(kind, 0.0) - now) for kind in KINDS}
+        left = max(0, total - spent)
         return {
             "scope": "deployment (Redis)" if answer is not None else "this process",
             "window_seconds": self.length,
             "total": total,
             "general": general,
+            "signin_ceiling": signin,
             "spent": spent,
             "spent_general": spent_general,
-            "left_signin": max(0, total - spent),
-            "left_other": min(max(0, total - spent), max(0, general - spent_general)),
+            "spent_signin": spent_signin,
+            "left_signin": min(left, max(0, signin - spent_signin)),
+            "left_other": min(left, max(0, general - spent_general)),
             "paused": paused,
         }
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _local_admit(self, kind: str, now: float) -> tuple[int, float, int, int]:
-        total, general = self._local_caps
+    def _local_admit(self, kind: str, now: float, rank: float) -> _Outcome:
+        total, general, signin = self._local_caps
+        # A sign-in counts in its own log against its ceiling, any other kind in the general.
+        own, cap = (
+            (self._signin_log, signin) if kind in RESERVED_KINDS else (self._general_log, general)
+        )
         with self._lock:
-            count_all, count_general = self._all.count(now), self._general_log.count(now)
+            count_all = self._all.count(now)
+            count_general, count_signin = self._general_log.count(now), self._signin_log.count(now)
+            counts = (count_all, count_general, count_signin)
             if count_all >= total:
-                return 1, self._all.wait(now), count_all, count_general
-            reserved = kind in RESERVED_KINDS
-            if not reserved and count_general >= general:
-                return 1, self._general_log.wait(now), count_all, count_general
+                return (1, self._all.wait(now, rank), *counts)
+            if own.count(now) >= cap:
+                return (1, own.wait(now, rank), *counts)
             self._all.add(now)
-            if not reserved:
-                self._general_log.add(now)
-            return 2, 0.0, count_all + 1, count_general + (0 if reserved else 1)
+            own.add(now)
+            signed = kind in RESERVED_KINDS
+            return 2, 0.0, count_all + 1, count_general + (not signed), count_signin + signed
 
-    def _shared_admit(self, kind: str) -> tuple[int, float, int, int] | None:
-        cap = -1 if kind in RESERVED_KINDS else self.general
-        keys = [self._keys["all"], self._keys["general"], self._keys[self._kind(kind)]]
-        args: list[EncodableT] = [int(self.window * 1000), self.total, cap, uuid.uuid4().hex[:16]]
+    def _shared_admit(self, kind: str, rank: float) -> _Outcome | None:
+        keys = [
+            self._keys["all"],
+            self._keys["general"],
+            self._keys["signin_log"],
+            self._keys[self._kind(kind)],
+        ]
+        args: list[EncodableT] = [
+            int(self.window * 1000),
+            self.total,
+            self.general,
+            self.signin,
+            uuid.uuid4().hex[:16],
+            f"{min(max(rank, 0.0), 0.999999):.6f}",
+            1 if kind in RESERVED_KINDS else 0,
+        ]
         answer = self._run(_ADMIT, keys=keys, args=args)
         if answer is None:
             return None
-        code, wait_ms, count_all, count_general = (int(x) for x in answer)
-        return code, wait_ms / 1000, count_all, count_general
+        code, wait_ms, count_all, count_general, count_signin = (int(x) for x in answer)
+        return code, wait_ms / 1000, count_all, count_general, count_signin
 
     def _run(self, source: str, *, keys: list[str], args: list[EncodableT]) -> Any:
         """The script's answer, or None while Redis is down (the local share is used then)."""
@@ -282,11 +336,15 @@ class Budget:
     def _refuse(self, kind: str, route: str, reason: str, wait: float) -> None:
         self._emit("refused", kind, reason=reason)
         what = "paused after a WorkOS 429" if reason == "paused" else "over the WorkOS budget"
-        raise WorkOSRefused(
+        refused = WorkOSRefused(
             f"WorkOS {route} not sent: {kind} calls are {what}",
             route=route,
             retry_after=max(0.001, wait),
         )
+        # Our own window's times, not a wait WorkOS named: not cut at a minute, or a burst's
+        # refusals (all freed about window + jitter later) would all say 60.
+        refused.budget = reason == "budget"
+        raise refused
 
     def _emit(self, event: str, kind: str, **fields: object) -> None:
         if self._observer is None:

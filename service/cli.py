@@ -112,9 +112,13 @@ def show_budget() -> None:
     click.echo(f"scope: {shown['scope']}")
     click.echo(
         f"window: {shown['window_seconds']:g} s; total {shown['total']}, "
-        f"of which {shown['total'] - shown['general']} reserved for sign-ins"
+        f"of which {shown['total'] - shown['general']} reserved for sign-ins; "
+        f"sign-ins at most {shown['signin_ceiling']}"
     )
-    click.echo(f"spent: {shown['spent']} ({shown['spent_general']} outside the reserve)")
+    click.echo(
+        f"spent: {shown['spent']} (sign-ins {shown['spent_signin']}, "
+        f"other kinds {shown['spent_general']})"
+    )
     click.echo(f"left: sign-in {shown['left_signin']}, other kinds {shown['left_other']}")
     for kind, seconds in shown["paused"].items():
         state = f"paused {seconds:.1f} s more" if seconds > 0 else "not paused"

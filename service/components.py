@@ -36,6 +36,7 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> None:
     budget = Budget(
         settings.workos_request_budget,
         settings.workos_signin_reserve_percent,
+        signin_percent=settings.workos_signin_ceiling_percent,
         link=link,
         secret_key=settings.secret_key,
         processes=settings.web_concurrency,

@@ -7,6 +7,7 @@ refuses it as "from the future"; the sign-in's age is the record's business here
     session_id   the random id of the server-side record (absent: signed out)
     expires      when that record expires (epoch seconds): the cookie's Expires
     csrf_token   the form CSRF token
+    sid          the WorkOS session id, for a sign-out while the session store is down
     flows        pending sign-ins: {state: [next path, started at]}
     pick         the id of a pending organization choice kept in the session store
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, request
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from service.hooks import WHOLE_APP, Scopes, error_handler
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # Longest Retry-After we pass on from WorkOS: a browser should not be told to wait for hours.
 MAX_RETRY_AFTER = 60
+# Longest Retry-After of a refusal by our own budget: its window (60 s plus transit) and the
+# jitter on top; budgets counted over longer windows are told to come back within this.
+MAX_BUDGET_RETRY_AFTER = 120
 # Retry-After we suggest when WorkOS is down and named no wait of its own.
 DEFAULT_RETRY_AFTER = 2
 # Retry-After while the session store does not answer.
@@ -72,7 +76,8 @@ def upstream_error_for(exc: WorkOSError, retry_after: float | None = None) -> Ap
     wait = retry_after if retry_after is not None else exc.retry_after
     if isinstance(exc, WorkOSTransportError | WorkOSRefused):
         # Refused here: the budget is spent or WorkOS asked this kind of call to pause.
-        return _unavailable(wait)
+        budget = isinstance(exc, WorkOSRefused) and exc.budget
+        return _unavailable(wait, MAX_BUDGET_RETRY_AFTER if budget else MAX_RETRY_AFTER)
     if isinstance(exc, WorkOSResponseError):
         return ApiError(502, "upstream_error", "WorkOS answered with an unexpected response.")
     if isinstance(exc, WorkOSStatusError):
@@ -92,9 +97,9 @@ def upstream_error_for(exc: WorkOSError, retry_after: float | None = None) -> Ap
     return ApiError(502, "upstream_error", "WorkOS answered with an unexpected response.")
 
 
-def _unavailable(wait: float | None) -> ApiError:
+def _unavailable(wait: float | None, cap: int = MAX_RETRY_AFTER) -> ApiError:
     seconds = DEFAULT_RETRY_AFTER if wait is None else wait
-    seconds = max(1, min(MAX_RETRY_AFTER, int(seconds + 0.999)))
+    seconds = max(1, min(cap, int(seconds + 0.999)))
     return ApiError(
         503, "upstream_unavailable", "WorkOS is unavailable; try again shortly.", seconds
     )
@@ -127,16 +132,16 @@ def error_response(
     """Render one error as JSON ({error, message, request_id}) or as the HTML error page."""
     request_id = getattr(g, "request_id", None)
     g.error_code = code  # for the token route's outcome metric
-    if wants_json():
+    # No URL adapter (a Host outside ALLOWED_HOSTS): the page's links cannot be built.
+    if wants_json() or request_ctx.url_adapter is None:
         response = jsonify(error=code, message=message, request_id=request_id)
         response.status_code = status
     else:
-        html = render_template(
-            "token_service/error.html",
-            status=status,
-            code=code,
-            message=message,
-            request_id=request_id,
+        # Straight from the template, without context processors (a host app's, mounted, or
+        # any that loads the user would ask the session store again: a store outage then
+        # became a bare 500 from inside this handler). The error page shows no user.
+        html = current_app.jinja_env.get_template("token_service/error.html").render(
+            status=status, code=code, message=message, request_id=request_id
         )
         response = make_response(html, status)
     if retry_after is not None:

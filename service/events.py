@@ -8,7 +8,8 @@
       (status not active)                mint asks WorkOS (403 not_a_member when it is gone)
     organization.deleted                 the same for every session listing the organization
 
-Each event id is applied once (claimed in the session store); other types are ignored.
+Each event id is marked in the session store once it has been applied (at least once: a
+redelivery of an event whose applier died is applied again); other types are ignored.
 """
 
 from __future__ import annotations
@@ -83,13 +84,14 @@ class EventApplier:
         if kind == "organization_membership.updated" and data.get("status") == "active":
             return "ignored"
         store = self._sessions.store
-        if not store.claim_event(event["id"]):
+        if store.event_applied(event["id"]):
             return "duplicate"
-        try:
-            count = self._apply(kind, data)
-        except BaseException:
-            store.release_event(event["id"])  # a redelivery or the next poll tries again
-            raise
+        # Applied first, marked after: a process that dies (SIGKILL, OOM) in between leaves
+        # the event unmarked, so the redelivery or the next poll applies it again. Applying
+        # twice is harmless (ending or narrowing a session again finds nothing left to do);
+        # two deliveries at once may both apply it.
+        count = self._apply(kind, data)
+        store.claim_event(event["id"])
         log.info(
             "workos event applied",
             extra={"event": kind, "event_id": event["id"], "sessions": count},
@@ -104,6 +106,11 @@ class EventApplier:
         if kind == "user.deleted":
             return self._sessions.end_where(user_id=data["id"])
         if kind == "organization.deleted":
+            # Their kept lists name it: a switch must not take it from there.
+            for user_id in {
+                r.user_id for r in self._sessions.store.find(organization_id=data["id"])
+            }:
+                forget(self._sessions.store, user_id)
             return self._sessions.narrow(data["id"])
         forget(self._sessions.store, data["user_id"])  # the next switch lists again
         return self._sessions.narrow(data["organization_id"], user_id=data["user_id"])

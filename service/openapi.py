@@ -399,10 +399,6 @@ def openapi_document() -> dict:
             ),
             "403": _page_error("Signed in, without X-CSRF: 1 or csrf_token.", "csrf_required"),
             "413": _page_error("The body is larger than 64 KiB.", "payload_too_large"),
-            "503": {
-                **STORE_DOWN,
-                "content": {**STORE_DOWN["content"], "text/html": {"schema": {"type": "string"}}},
-            },
         },
     }
     metrics_401 = _error("METRICS_TOKEN is set and was not sent as Bearer.", "unauthenticated")

@@ -57,9 +57,15 @@ def finish_organization() -> ResponseReturnValue:
         return _picker(pending, problem, 400)
     if pending.get("local"):
         # Signed in already, with several memberships and no organization picked by WorkOS.
-        sessions().update(
-            current_record().id, lambda r: replace(r, organization=chosen, picking=None)
+        # Only while the record still lists it: an event may have removed it since.
+        updated = sessions().update(
+            current_record().id,
+            lambda r: (
+                replace(r, organization=chosen, picking=None) if chosen in r.organizations else r
+            ),
         )
+        if updated is None or updated.organization != chosen:
+            raise ApiError(403, "not_a_member", "You are no longer a member of that organization.")
         return redirect(pending["n"], 302)
     pick = browser_session().pop("pick")
     sealed = sessions().store.pop_value("pick:" + pick)  # single use

@@ -105,8 +105,11 @@ class SessionStore(Protocol):
     def every(self) -> list[SessionRecord]:
         """Every live record: a scan for the operator's commands, never for a request."""
 
+    def event_applied(self, event_id: str) -> bool:
+        """True when claim_event marked this event id applied (within EVENT_MEMORY_SECONDS)."""
+
     def claim_event(self, event_id: str) -> bool:
-        """True the first time an event id is claimed (for EVENT_MEMORY_SECONDS)."""
+        """Mark an event id applied (for EVENT_MEMORY_SECONDS); True the first time."""
 
     def release_event(self, event_id: str) -> None:
         """Forget a claim whose event could not be applied, so a redelivery applies it."""
@@ -179,6 +182,10 @@ class MemorySessionStore:
     def every(self) -> list[SessionRecord]:
         with self._lock:
             return [r for r in map(self._live, list(self._records)) if r is not None]
+
+    def event_applied(self, event_id: str) -> bool:
+        with self._lock:
+            return self._value("event:" + event_id) is not None
 
     def claim_event(self, event_id: str) -> bool:
         with self._lock:

@@ -212,8 +212,16 @@ class RedisSessionStore:
 
     # -- events, values and leases ---------------------------------------------------------
 
+    def event_applied(self, event_id: str) -> bool:
+        """True when this event id was marked applied (under this key or a former one)."""
+        for key in (self._names, *self._old_names):
+            name = f"{self._prefix}:ev:{mac(key, 'e', event_id)}"
+            if self._run(lambda r, n: r.exists(n), name):
+                return True
+        return False
+
     def claim_event(self, event_id: str) -> bool:
-        """True the first time this event id is claimed."""
+        """Mark this event id applied; True the first time."""
         name = f"{self._prefix}:ev:{mac(self._names, 'e', event_id)}"
         for key in self._old_names:  # claimed before a rotation: claimed
             old = f"{self._prefix}:ev:{mac(key, 'e', event_id)}"

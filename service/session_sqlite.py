@@ -7,7 +7,8 @@ organization; bodies are Fernet-sealed JSON, so it holds no readable email eithe
                                           x = mac(WorkOS sid), g = gen, b = sealed record
     session_orgs(o, k)                    the organization index: o = mac(organization id)
     kv(name, value, expires_at)           event ids applied, the Events API cursor,
-                                          pending organization choices, leases
+                                          pending organization choices, leases; every
+                                          name a keyed HMAC too ("v:" + mac(name))
 
 WAL mode lets readers go on while one worker writes; every write is one short transaction
 (BEGIN IMMEDIATE), so two workers changing one record serialise. Expired rows are purged by
@@ -37,6 +38,8 @@ from service.session_records import (
 )
 
 PURGE_INTERVAL = 60.0
+# The readiness write: about a sealed record with its indexes, random so it cannot shrink.
+PROBE_BYTES = 4096
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     k TEXT PRIMARY KEY, u TEXT NOT NULL, x TEXT, expires_at REAL NOT NULL,
@@ -170,8 +173,19 @@ class SqliteSessionStore:
 
     # -- events, values and leases ---------------------------------------------------------
 
+    def event_applied(self, event_id: str) -> bool:
+        """True when this event id was marked applied (under this key or a former one)."""
+        live = "SELECT 1 FROM kv WHERE name = ? AND expires_at > ?"
+        with self._read() as db:
+            return any(
+                db.execute(
+                    live, ("event:" + self._name("e", event_id, key), self._clock())
+                ).fetchone()
+                for key in self._keys()
+            )
+
     def claim_event(self, event_id: str) -> bool:
-        """True the first time this event id is claimed."""
+        """Mark this event id applied; True the first time."""
         name = "event:" + self._name("e", event_id)
         with self._write() as db:
             for key in self._old_names:  # claimed before a rotation: claimed
@@ -194,31 +208,39 @@ class SqliteSessionStore:
     def get_value(self, name: str) -> str | None:
         """A named value, or None."""
         with self._read() as db:
-            row = db.execute(
-                "SELECT value FROM kv WHERE name = ? AND expires_at > ?", (name, self._clock())
-            ).fetchone()
-        return None if row is None else row[0]
+            for stored in self._value_names(name):
+                row = db.execute(
+                    "SELECT value FROM kv WHERE name = ? AND expires_at > ?",
+                    (stored, self._clock()),
+                ).fetchone()
+                if row is not None:
+                    return row[0]
+        return None
 
     def set_value(self, name: str, value: str, seconds: float = EVENT_MEMORY_SECONDS) -> None:
         """Keep a named value for `seconds`."""
         with self._write() as db:
             db.execute(
                 "INSERT OR REPLACE INTO kv (name, value, expires_at) VALUES (?, ?, ?)",
-                (name, value, self._clock() + seconds),
+                (self._value_name(name), value, self._clock() + seconds),
             )
 
     def pop_value(self, name: str) -> str | None:
         """Remove a named value and return it."""
         with self._write() as db:
-            row = db.execute(
-                "SELECT value FROM kv WHERE name = ? AND expires_at > ?", (name, self._clock())
-            ).fetchone()
-            db.execute("DELETE FROM kv WHERE name = ?", (name,))
-        return None if row is None else row[0]
+            for stored in self._value_names(name):
+                row = db.execute(
+                    "SELECT value FROM kv WHERE name = ? AND expires_at > ?",
+                    (stored, self._clock()),
+                ).fetchone()
+                db.execute("DELETE FROM kv WHERE name = ?", (stored,))
+                if row is not None:
+                    return row[0]
+        return None
 
     def lease(self, name: str, owner: str, seconds: float) -> bool:
         """Take or renew a lease; False while another owner holds it."""
-        key, now = "lease:" + name, self._clock()
+        key, now = self._value_name("lease:" + name), self._clock()
         with self._write() as db:
             row = db.execute("SELECT value, expires_at FROM kv WHERE name = ?", (key,)).fetchone()
             if row is not None and row[0] != owner and row[1] > now:
@@ -230,10 +252,20 @@ class SqliteSessionStore:
             return True
 
     def health(self) -> dict[str, object]:
-        """For /readyz: whether the file answers."""
+        """For /readyz: whether the file answers, to a write as large as a record too."""
         try:
             with self._read() as db:
                 db.execute("SELECT 1").fetchone()
+            # A full disk (or a read-only file) still answers reads while every sign-in and
+            # sign-out fails: readiness must see what they see.
+            # A new row before the last one goes: replacing it in place would reuse its pages.
+            probe = "health:" + os.urandom(8).hex()
+            with self._write() as db:
+                db.execute(
+                    "INSERT INTO kv (name, value, expires_at) VALUES (?, ?, ?)",
+                    (probe, os.urandom(PROBE_BYTES // 2).hex(), self._clock() + 60),
+                )
+                db.execute("DELETE FROM kv WHERE name LIKE 'health:%' AND name != ?", (probe,))
         except SessionStoreUnavailable:
             return {"backend": "sqlite", "ok": False}
         return {"backend": "sqlite", "ok": True}
@@ -249,6 +281,15 @@ class SqliteSessionStore:
 
     def _name(self, kind: str, value: str, key: bytes | None = None) -> str:
         return mac(key or self._names, kind, value)
+
+    def _value_name(self, name: str, key: bytes | None = None) -> str:
+        # Keyed like the records: "organizations:user_..." must not name a user in the file.
+        return "v:" + self._name("v", name, key)
+
+    def _value_names(self, name: str) -> list[str]:
+        # Current key, former keys, then the name in clear as versions before this one wrote
+        # it (the Events API cursor must survive the upgrade; the rest expire within minutes).
+        return [*(self._value_name(name, key) for key in self._keys()), name]
 
     def _keys(self) -> list[bytes]:
         return [self._names, *self._old_names]

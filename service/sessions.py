@@ -10,7 +10,13 @@ from collections.abc import Callable
 
 from cachetools import LRUCache
 
-from service.session_records import Change, SessionRecord, SessionStore, organization_ids
+from service.session_records import (
+    Change,
+    SessionRecord,
+    SessionStore,
+    SessionStoreUnavailable,
+    organization_ids,
+)
 from service.tokens import TokenBroker
 
 log = logging.getLogger(__name__)
@@ -18,6 +24,8 @@ log = logging.getLogger(__name__)
 # A record read from the store is trusted this long in the process that read it: the bound on
 # how late a sign-out or an event made elsewhere takes effect here (the token L1 has the same).
 COPY_SECONDS = 1.0
+# How often sign-outs taken while the store did not answer are tried again.
+END_RETRY_SECONDS = 1.0
 
 
 class Sessions:
@@ -45,6 +53,12 @@ class Sessions:
         # check of ours: a TTLCache lookup costs twice as much, and this is read on every
         # request. A copy past its time is never served; it waits to be replaced or evicted.
         self._copies: LRUCache | None = LRUCache(maxsize) if copy_seconds > 0 else None
+        # Sign-outs the store has not taken yet (insertion order: the oldest goes first when
+        # full), and whether a thread is retrying them.
+        self._pending_ends: dict[str, None] = {}
+        self._maxsize = maxsize
+        self._retrying = False
+        self.end_retry_seconds = END_RETRY_SECONDS
 
     def start(
         self,
@@ -72,6 +86,8 @@ class Sessions:
 
     def get(self, session_id: str) -> SessionRecord | None:
         """The record, from this process's copy when it is at most copy_seconds old."""
+        if self._pending_ends and session_id in self._pending_ends:
+            return None  # signed out here while the store was down
         if self._copies is not None:
             try:
                 with self._lock:
@@ -102,6 +118,42 @@ class Sessions:
         if record is not None:
             self._tokens.evict_session(record.token_session)
         return record
+
+    def end_later(self, session_id: str) -> None:
+        """Sign a session out while the store does not answer: refused in this process at
+        once, its record deleted (and tokens dropped) by a retry once the store answers."""
+        self._drop(session_id)
+        with self._lock:
+            self._pending_ends[session_id] = None
+            while len(self._pending_ends) > self._maxsize:
+                del self._pending_ends[next(iter(self._pending_ends))]
+            start, self._retrying = not self._retrying, True
+        if start:
+            threading.Thread(target=self._retry_ends, name="gts-end-retry", daemon=True).start()
+
+    def pending_ends(self) -> int:
+        """How many sign-outs wait for the store."""
+        return len(self._pending_ends)
+
+    def _retry_ends(self) -> None:
+        while True:
+            time.sleep(self.end_retry_seconds)
+            with self._lock:
+                waiting = list(self._pending_ends)
+                if not waiting:
+                    self._retrying = False
+                    return
+            for session_id in waiting:
+                try:
+                    self.end(session_id)
+                except SessionStoreUnavailable:
+                    break  # still down: all of them wait for the next round
+                except Exception:  # a thread that dies would leave them signed in for good
+                    log.exception("a pending sign-out failed; it is tried again")
+                    break
+                with self._lock:
+                    self._pending_ends.pop(session_id, None)
+                log.info("a sign-out taken during a store outage is done")
 
     def end_where(self, *, user_id: str | None = None, sid: str | None = None) -> int:
         """Sign out every session of a user, or made from one WorkOS session; how many."""

@@ -41,6 +41,7 @@ class Settings:
     switch_rate_limit: str
     workos_request_budget: str
     workos_signin_reserve_percent: int
+    workos_signin_ceiling_percent: int
     web_concurrency: int
     session_db_path: str | None
     workos_webhook_secret: str | None
@@ -58,6 +59,7 @@ class Settings:
     metrics_token: str | None = None
     authkit_bearer: bool = False
     authkit_issuer: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def workos_origin(self) -> str:
@@ -73,6 +75,8 @@ class Settings:
 GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_hex(32))'"
 COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 COOKIE_DOMAIN = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
+# A host name or IPv4 address, optionally with a leading dot (it and its subdomains).
+ALLOWED_HOST = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
 # RFC 6750 token68-like characters: what fits an Authorization: Bearer header unquoted.
 METRICS_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 
@@ -110,6 +114,9 @@ def load_settings(
         switch_rate_limit=r.rate_limit("SWITCH_RATE_LIMIT", "10/minute"),
         workos_request_budget=r.budget("WORKOS_REQUEST_BUDGET", "5000/minute"),
         workos_signin_reserve_percent=r.percent("WORKOS_SIGNIN_RESERVE_PERCENT", 20),
+        workos_signin_ceiling_percent=r.percent(
+            "WORKOS_SIGNIN_CEILING_PERCENT", 50, low=1, high=100
+        ),
         # gunicorn's worker count: without Redis each process spends budget / workers.
         web_concurrency=int(r.number("WEB_CONCURRENCY", 2, integer=True)),
         session_db_path=r.raw("SESSION_DB_PATH"),
@@ -124,8 +131,22 @@ def load_settings(
         secret_key_fallbacks=r.secret_key_fallbacks(),
         metrics_token=r.metrics_token(),
         **r.authkit(base_url),
+        allowed_hosts=r.allowed_hosts(),
         **r.cookie(r.boolean("SESSION_COOKIE_SECURE", True)),
     )
+    if settings.workos_signin_ceiling_percent < settings.workos_signin_reserve_percent:
+        raise SettingsError(
+            "WORKOS_SIGNIN_CEILING_PERCENT must be at least WORKOS_SIGNIN_RESERVE_PERCENT "
+            f"({settings.workos_signin_reserve_percent}): sign-ins could never use their reserve."
+        )
+    if settings.app_base_url is None and not settings.allowed_hosts:
+        # The callback URL sent to WorkOS, and where a sign-out returns, would come from the
+        # request's Host header: anyone's to choose.
+        raise SettingsError(
+            "APP_BASE_URL or ALLOWED_HOSTS is required: set APP_BASE_URL to this service's "
+            "public origin, or (behind a proxy that sets the host) ALLOWED_HOSTS to the host "
+            "names it may be reached under."
+        )
     return settings
 
 
@@ -208,6 +229,20 @@ class _Reader:
             "authkit_bearer": bearer,
             "authkit_issuer": (issuer or base_url) if bearer else None,
         }
+
+    def allowed_hosts(self) -> tuple[str, ...]:
+        found = []
+        for value in (self.raw("ALLOWED_HOSTS") or "").split(","):
+            value = value.strip().lower()
+            if not value:
+                continue
+            if not ALLOWED_HOST.fullmatch(value):
+                raise SettingsError(
+                    "ALLOWED_HOSTS must be comma-separated host names such as app.example.com "
+                    f"(no scheme or port; .example.com for its subdomains), got {value!r}."
+                )
+            found.append(value)
+        return tuple(found)
 
     def origins(self, name: str) -> tuple[str, ...]:
         found = []
@@ -361,12 +396,14 @@ class _Reader:
             )
         return value
 
-    def percent(self, name: str, default: int) -> int:
+    def percent(self, name: str, default: int, low: int = 0, high: int = 90) -> int:
         value = self.raw(name)
         if value is None:
             return default
-        if not value.isdigit() or not 0 <= int(value) <= 90:
-            raise SettingsError(f"{name} must be a whole number from 0 to 90, got {value!r}.")
+        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+            raise SettingsError(
+                f"{name} must be a whole number from {low} to {high}, got {value!r}."
+            )
         return int(value)
 
     def webhook_secret(self) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import re
@@ -30,6 +31,7 @@ MAX_FLOWS = 5  # pending flows kept per browser: several tabs may sign in at onc
 MAX_NEXT = 400  # longest `next` kept in a flow; longer ones return to /
 FLOWS_BUDGET = 600  # bytes of JSON the flows may take, so the cookie stays under 1 KB
 ERROR_CODE = re.compile(r"[a-z0-9_.-]{1,64}")
+FLOW_PREFIX = "flow:"  # a state issued by /login and not used yet, in the session store
 
 
 def _verifier(state: str) -> str:
@@ -67,6 +69,9 @@ def login() -> ResponseReturnValue:
         flows.pop(min(flows, key=lambda s: flows[s][1]))
     state = secrets.token_urlsafe(24)
     flows[state] = [next_path, int(now)]
+    # Issued here, kept server-side: a callback must name a state the store still holds, once
+    # (a replayed pre-callback cookie still lists it in `flows`).
+    sessions().store.set_value(FLOW_PREFIX + state, "1", FLOW_MAX_AGE)
     browser_session()["flows"] = flows
     login_hint = (request.args.get("login_hint") or "")[:320] or None
     url = workos().authorization_url(
@@ -96,10 +101,14 @@ def callback() -> ResponseReturnValue:
         else:
             cookie.pop("flows")
     error = request.args.get("error")
+    # Single use, whatever the cookie says (a replayed copy still lists the state): taken
+    # from the store before WorkOS is asked. Only a state the cookie holds is looked up, so
+    # a bogus callback costs the store nothing.
+    issued = flow is not None and sessions().store.pop_value(FLOW_PREFIX + state) is not None
     if error:
         code = error if ERROR_CODE.fullmatch(error) else "unknown"
         raise ApiError(400, "sign_in_failed", f"WorkOS could not sign you in ({code}).")
-    if flow is None:
+    if flow is None or not issued:
         raise ApiError(
             400,
             "sign_in_failed",
@@ -126,8 +135,23 @@ def callback() -> ResponseReturnValue:
 
 
 def limit_signin() -> None:
-    """SIGNIN_RATE_LIMIT per client address (the forwarded one behind trusted proxies)."""
-    current_app.extensions["signin_rate_limit"].check(f"addr:{request.remote_addr}")
+    """SIGNIN_RATE_LIMIT per client: an IPv4 address or an IPv6 /64 (the forwarded address
+    behind trusted proxies)."""
+    current_app.extensions["signin_rate_limit"].check(f"addr:{client_key(request.remote_addr)}")
+
+
+def client_key(address: str | None) -> str:
+    """The client a limit counts: an IPv4 address, or the /64 of an IPv6 one (one host or
+    subscriber is given a whole /64, so counting single addresses would count nothing)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def auth_failure(exc: WorkOSError) -> ApiError:
@@ -206,6 +230,10 @@ def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
     cookie["session_id"] = record.id
     cookie["expires"] = int(record.expires_at) + 1
     cookie["csrf_token"] = secrets.token_urlsafe(32)
+    if record.sid:
+        # The WorkOS session's id (the `sid` of every token this browser gets): a sign-out
+        # while the store is down still ends it through the logout URL.
+        cookie["sid"] = record.sid
     log.info(
         "signed in",
         extra={"user_id": user["id"], "organization_id": current and current["id"]},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from flask import current_app, jsonify, redirect, request
@@ -12,6 +13,9 @@ from service.auth import bp, home_url, public_origin, sessions, signed_in_user
 from service.cookie_session import browser_session
 from service.errors import ApiError
 from service.security import require_csrf, safe_next
+from service.session_records import SessionStoreUnavailable
+
+log = logging.getLogger(__name__)
 
 
 def _return_to(value: str | None) -> str:
@@ -48,15 +52,33 @@ def logout() -> ResponseReturnValue:
     """
     wants_json = errors.wants_json()
     return_to = _return_to(request.values.get("return_to"))
-    user = signed_in_user()
-    if user is not None:
+    cookie = browser_session()
+    session_id = cookie.get("session_id")
+    try:
+        user = signed_in_user()
+        signed_in: bool | None = user is not None
+    except SessionStoreUnavailable:
+        user, signed_in = None, None  # unknown: the cookie names a session the store cannot read
+    if signed_in and user is not None:
         require_csrf(message="Sign-out needs a valid CSRF token.")
         record = user.record
-        sessions().end(record.id)
         sid = record.sid
+        try:
+            sessions().end(record.id)
+        except SessionStoreUnavailable:
+            sessions().end_later(record.id)
+    elif signed_in is None and isinstance(session_id, str):
+        # A sign-out is never refused for an outage: the cookie goes now, WorkOS's session
+        # ends by the logout URL (its id kept in the cookie for this), and the record is
+        # deleted when the store answers again.
+        require_csrf(message="Sign-out needs a valid CSRF token.")
+        sessions().end_later(session_id)
+        kept = cookie.get("sid")
+        sid = kept if isinstance(kept, str) and kept else None
+        log.warning("sign-out during a session store outage: the record is deleted later")
     else:
         sid = None  # signed out already (elsewhere, or expired): nothing to end here
-    browser_session().clear()
+    cookie.clear()
     url = return_to
     if sid:
         url = current_app.extensions["workos"].logout_url(session_id=sid, return_to=return_to)

@@ -270,7 +270,10 @@ class TokenBroker:
         upstream = _retry_after_of(error)
         if upstream is None:
             return self._cooldown
-        return min(max(upstream, self._cooldown), self._max_cooldown)
+        # A refusal by our own budget names when its drawn slot frees (past a minute after a
+        # burst): the key waits that long, and its callers are told so, not a cut-off 60.
+        cap = max(self._max_cooldown, upstream) if getattr(error, "budget", False) else None
+        return min(max(upstream, self._cooldown), cap or self._max_cooldown)
 
     def _failed(
         self, cause: Exception | None, reason: str, retry_after: float | None = None

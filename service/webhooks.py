@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 
 from flask import Blueprint, current_app, jsonify, request
@@ -22,6 +23,8 @@ bp = Blueprint("webhooks", __name__)
 TOLERANCE_SECONDS = 180  # the SDKs' default: older (or as far ahead) signatures are refused
 MAX_BODY = 64 * 1024
 MAX_HEADER = 2048
+# ASCII digits only: str.isdigit() also accepts '²' and '１', which int() refuses or reads.
+STAMP = re.compile(r"[0-9]{1,16}")
 
 
 class InvalidSignature(ValueError):
@@ -43,7 +46,7 @@ def verify_signature(
             stamp = value
         elif name == "v1":
             signatures.append(value)
-    if stamp is None or not stamp.isdigit() or len(stamp) > 16 or not signatures:
+    if stamp is None or not STAMP.fullmatch(stamp) or not signatures:
         raise InvalidSignature("malformed")
     age = (time.time() if now is None else now) - int(stamp) / 1000
     if abs(age) > TOLERANCE_SECONDS:

@@ -86,3 +86,5 @@ class WorkOSResponseError(WorkOSError):
 
 class WorkOSRefused(WorkOSError):
     """The call was not sent: the gate refused its kind; .retry_after says when to retry."""
+
+    budget = False  # True: refused by our own budget (its wait may exceed a minute)

@@ -41,7 +41,7 @@ import { TabShare } from './graphql-token-tabs.js';
 export { GraphQLRequestError, isUnauthorized, TokenError };
 
 /** The route and the tab-sharing name of a client's kind of token (`kind`, `scopes`). */
-function tokenKind({ kind = 'graphql', scopes = [] }) {
+function tokenKind(kind = 'graphql', scopes = []) {
   if (kind === 'graphql') return { path: '/api/graphql-token', shareName: 'graphql-token' };
   if (kind !== 'widget') throw new TypeError(`kind must be 'graphql' or 'widget', not ${kind}`);
   // Sorted and de-duplicated: the same scopes in any order are one token, here and in a tab.
@@ -84,7 +84,7 @@ export class TokenClient extends EventTarget {
   constructor(options = {}) {
     super();
     const base = String(options.baseUrl ?? '').replace(/\/+$/, '');
-    const kind = tokenKind(options);
+    const kind = tokenKind(options.kind, options.scopes);
     this.#tokenUrl = options.tokenUrl ?? `${base}${kind.path}`;
     this.#credentials = credentialsFor(base || null);
     this.#graphqlUrl = options.graphqlUrl ?? null;

@@ -28,14 +28,16 @@ def _redirect_uri(response) -> str:
 
 
 def test_forwarded_headers_are_ignored_without_trusted_proxies(make_app):
-    client = make_app(APP_BASE_URL="").test_client()
+    client = make_app(APP_BASE_URL="", ALLOWED_HOSTS="localhost").test_client()
     response = client.get("/login", headers=FORWARDED)
     assert _redirect_uri(response) == "http://localhost/callback"
     assert "Path=/;" in response.headers["Set-Cookie"]
 
 
 def test_trusted_proxy_gives_scheme_host_and_prefix(make_app):
-    client = make_app(APP_BASE_URL="", TRUSTED_PROXIES=1).test_client()
+    client = make_app(
+        APP_BASE_URL="", TRUSTED_PROXIES=1, ALLOWED_HOSTS="public.example.com"
+    ).test_client()
     response = client.get("/login", headers=FORWARDED)
     assert _redirect_uri(response) == "https://public.example.com/bff/callback"
     assert "Path=/bff;" in response.headers["Set-Cookie"]
@@ -44,9 +46,34 @@ def test_trusted_proxy_gives_scheme_host_and_prefix(make_app):
 
 
 def test_secure_host_only_cookie_keeps_path_slash_under_a_prefix(make_app):
-    client = make_app(APP_BASE_URL="", TRUSTED_PROXIES=1, SESSION_COOKIE_SECURE="true")
+    client = make_app(
+        APP_BASE_URL="",
+        TRUSTED_PROXIES=1,
+        SESSION_COOKIE_SECURE="true",
+        ALLOWED_HOSTS="public.example.com",
+    )
     cookie = client.test_client().get("/login", headers=FORWARDED).headers["Set-Cookie"]
     assert cookie.startswith("__Host-gts=") and "Path=/;" in cookie and "Secure" in cookie
+
+
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_a_host_outside_allowed_hosts_picks_no_url(make_app, trusted):
+    """Without APP_BASE_URL the Host header (or a trusted proxy's X-Forwarded-Host) made the
+    redirect_uri sent to WorkOS and where an anonymous sign-out went back to."""
+    client = make_app(
+        APP_BASE_URL="", ALLOWED_HOSTS="app.example.com", TRUSTED_PROXIES=trusted
+    ).test_client()
+    header = {"X-Forwarded-Host": "evil.example"} if trusted else {"Host": "evil.example"}
+    for response in (
+        client.get("/login", headers=header),
+        client.post("/logout", headers=header),
+        client.post("/logout", headers={**header, **JSON}),
+    ):
+        assert response.status_code == 400, response.headers.get("Location")
+        assert "evil.example" not in response.headers.get("Location", "")
+    assert client.post("/logout", headers={**header, **JSON}).json["error"] == "bad_request"
+    good = {"X-Forwarded-Host": "app.example.com"} if trusted else {"Host": "app.example.com"}
+    assert _redirect_uri(client.get("/login", headers=good)) == "http://app.example.com/callback"
 
 
 # 2. cookie settings --------------------------------------------------------------------------

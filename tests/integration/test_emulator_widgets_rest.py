@@ -471,3 +471,20 @@ def test_revoke_all_keeps_the_current_session(url, state):
 def test_settings(url):
     answer = ok(call(url, "GET", "settings", widget_token(url, "user_carol", None, scopes=())))
     assert answer["object"] == "settings" and answer["authkitOrigin"] == url
+
+
+def test_sessions_show_the_client_that_signed_in(url, state):
+    from emulator import sessions
+
+    code = sessions.issue_code(state, state.users["user_alice"], None)
+    body = {
+        "client_id": "client_emulator",
+        "client_secret": KEY,
+        "grant_type": "authorization_code",
+        "code": code,
+        "ip_address": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0",
+    }
+    assert requests.post(f"{url}/user_management/authenticate", json=body, timeout=5).ok
+    [shown] = ok(call(url, "GET", "UserProfile/sessions", widget_token(url, scopes=())))["data"]
+    assert (shown["ipAddress"], shown["userAgent"]) == (body["ip_address"], body["user_agent"])

@@ -15,7 +15,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user
 from service.extension import TokenService
 from tests.conftest import app_env
 from tests.seed_names import ACME, ALICE
-from tests.support import ThreadedServer
+from tests.support import ThreadedServer, free_port
 
 HOST_SECRET = "host-app-secret-0123456789abcdef0123456789"
 CSRF = {"X-CSRF": "1"}
@@ -28,12 +28,12 @@ class HostUser(UserMixin):
         self.id = user_id
 
 
-def host_app(emulator_url: str, tmp_path) -> Flask:
+def host_app(emulator_url: str, tmp_path, origin: str) -> Flask:
     """A small app with its own `/`, session, 404 page and login manager, and the service."""
     app = Flask("host")
     # The service's settings as app.config keys; the app's own session cookie keys stay its
     # own, and the service's cookie is configured by TOKEN_SERVICE_SESSION_COOKIE_*.
-    config = app_env(emulator_url, APP_BASE_URL="", SESSION_DB_PATH=str(tmp_path / "s.sqlite3"))
+    config = app_env(emulator_url, APP_BASE_URL=origin, SESSION_DB_PATH=str(tmp_path / "s.sqlite3"))
     del config["SESSION_COOKIE_SECURE"]
     app.config.update(config)
     app.config.update(
@@ -73,8 +73,9 @@ def host_app(emulator_url: str, tmp_path) -> Flask:
 @pytest.fixture
 def host(emulator, tmp_path):
     """The host app on a real port: (app, base URL)."""
-    app = host_app(emulator.url, tmp_path)
-    server = ThreadedServer(app).start()
+    port = free_port()
+    app = host_app(emulator.url, tmp_path, f"http://127.0.0.1:{port}")
+    server = ThreadedServer(app, port).start()
     yield app, server.url
     server.stop()
     poller = app.extensions.get("events_poller")

@@ -289,7 +289,7 @@ def test_cookie_carries_no_time_so_host_clocks_do_not_matter(alice):
     future"); the cookie is payload.signature, and the record holds the sign-in's age."""
     value = cookie(alice.client)
     assert len(value.lstrip(".").split(".")) == 2
-    assert set(_payload(value)) <= {"session_id", "expires", "csrf_token", "flows", "pick"}
+    assert set(_payload(value)) <= {"session_id", "expires", "csrf_token", "sid", "flows", "pick"}
 
 
 def test_sign_in_older_than_the_lifetime_is_anonymous_even_while_in_use(make_app, emulator):

@@ -95,8 +95,10 @@ def test_budget_show_without_redis_says_it_sees_its_own_process(signed_in):
     app, _ = signed_in
     output = run(app, "budget", "show").output
     assert output.startswith("scope: this process\n")
-    assert "window: 60 s; total 2500, of which 500 reserved for sign-ins" in output
-    assert re.search(r"^spent: \d+ \(\d+ outside the reserve\)$", output, re.M)
+    assert (
+        "window: 60 s; total 2500, of which 500 reserved for sign-ins; sign-ins at most" in output
+    )
+    assert re.search(r"^spent: \d+ \(sign-ins \d+, other kinds \d+\)$", output, re.M)
     assert "mint: not paused" in output and "note: without REDIS_URL" in output
 
 

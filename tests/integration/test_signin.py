@@ -30,7 +30,7 @@ def test_alice_signs_in_with_her_one_organization(browser):
     assert record.user["email"] == ALICE
     assert record.organization == {"id": ACME, "name": "Acme Corp"}
     assert len(s["session_id"]) == 32 and record.sid.startswith("session_")
-    assert set(s) == {"session_id", "expires", "csrf_token"}
+    assert set(s) == {"session_id", "expires", "csrf_token", "sid"} and s["sid"] == record.sid
     page = browser.client.get("/")
     assert b'data-testid="user-email">alice@acme.com' in page.data
     assert b"Acme Corp" in page.data

@@ -4,6 +4,7 @@ import threading
 
 import jwt
 import pytest
+import requests
 
 from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX
 
@@ -139,3 +140,15 @@ def test_app_page_links_to_the_widgets_example_only_when_configured(make_app, em
         b'href="http://127.0.0.1:5173" data-testid="widgets-example-link"'
         in linked.client.get("/").data
     )
+
+
+def test_sign_in_tells_workos_the_browser(alice, emulator):
+    """WorkOS records the browser of each session; the widgets' UserSessions shows it."""
+    sid = alice.record().sid
+    answer = requests.get(
+        f"{emulator.url}/user_management/users/user_alice/sessions",
+        headers={"Authorization": "Bearer sk_test_default"},
+        timeout=5,
+    ).json()
+    [mine] = [s for s in answer["data"] if s["id"] == sid]
+    assert mine["user_agent"] and mine["ip_address"] == "127.0.0.1"

@@ -103,7 +103,10 @@ def test_the_form_switch_is_limited_too(make_app, emulator):
 
 def test_budget_refusals_on_the_token_route(make_app, emulator):
     app = make_app(
-        WORKOS_REQUEST_BUDGET="8/minute", WORKOS_SIGNIN_RESERVE_PERCENT=50, WEB_CONCURRENCY=1
+        WORKOS_REQUEST_BUDGET="8/minute",
+        WORKOS_SIGNIN_RESERVE_PERCENT=50,
+        WORKOS_SIGNIN_CEILING_PERCENT=100,
+        WEB_CONCURRENCY=1,
     )
     first, second = Browser(app.test_client(), emulator), Browser(app.test_client(), emulator)
     first.sign_in(ALICE)  # 2 sign-in calls
@@ -121,7 +124,7 @@ def test_budget_refusals_on_the_token_route(make_app, emulator):
         assert refused.status_code == 503 and refused.json["error"] == "upstream_unavailable"
         waits.add(int(refused.headers["Retry-After"]))
     assert emulator.count(MINT) == 0
-    assert all(1 <= w <= 60 for w in waits)
+    assert all(1 <= w <= 62 + 5 + 1 for w in waits)  # the window, plus the jitter
     hit = first.token()
     assert hit.status_code == 200  # cache hits are still served
     metrics = first.client.get("/metrics").get_data(as_text=True)
@@ -156,3 +159,104 @@ def test_rate_limit_refusals_are_counted_by_route(make_app, emulator):
     client.get("/login")
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'gts_rate_limited_total{route="auth.login"} 1.0' in metrics
+
+
+def test_budget_refusals_spread_over_when_the_budget_frees(make_app, emulator):
+    """72 of 72 refusals said 60 (the jitter was added, then cut at 60): all came back at once.
+    Each refusal now waits for a call of the full window drawn at random, plus a jitter."""
+    app = make_app(
+        WORKOS_REQUEST_BUDGET="40/minute",
+        WORKOS_SIGNIN_RESERVE_PERCENT=0,
+        WORKOS_SIGNIN_CEILING_PERCENT=100,  # sign-ins fill the whole window
+        WEB_CONCURRENCY=1,
+    )
+    browsers = [Browser(app.test_client(), emulator) for _ in range(24)]
+    signed = [b for b in browsers if b.sign_in(ALICE).status_code == 302]
+    assert len(signed) == 20  # 2 calls each: the budget is spent
+    waits = []
+    for _ in range(4):
+        for browser in signed:
+            refused = browser.token()
+            assert refused.status_code == 503
+            waits.append(int(refused.headers["Retry-After"]))
+    spread = sorted(set(waits))
+    print(f"Retry-After of {len(waits)} refusals: {len(spread)} values, {spread}")
+    # The sign-ins of the last seconds leave the window 62 s after they were made.
+    assert len(spread) >= 4 and 55 <= min(waits) and max(waits) <= 62 + 5 + 1
+    assert max(waits) > 60
+
+
+def _from(n: int, v6: bool = False) -> dict[str, str]:
+    """Headers of a client at its own address, behind the one trusted proxy."""
+    address = f"2001:db8:{n:x}::1" if v6 else f"198.51.{n // 250}.{n % 250 + 1}"
+    return {"X-Forwarded-For": address}
+
+
+def test_anonymous_callbacks_cannot_starve_signed_in_users(make_app, emulator):
+    """Budget 200/minute, 200 spoofed addresses: bogus and replayed callbacks made 184 WorkOS
+    calls, and then a signed-in user's first token got 503."""
+    app = make_app(
+        TRUSTED_PROXIES=1,
+        WORKOS_REQUEST_BUDGET="200/minute",
+        SIGNIN_RATE_LIMIT="10/minute",
+        WEB_CONCURRENCY=1,
+    )
+    alice = Browser(app.test_client(), emulator)
+    assert alice.sign_in(ALICE).status_code == 302  # 2 sign-in calls; no token yet
+    emulator.clear_log()
+
+    # Bogus states, and a real state replayed from a copy of the cookie taken before its
+    # callback (the first callback, WorkOS's error=access_denied, used it).
+    for n in range(200):
+        client = app.test_client()
+        headers = _from(n, v6=n % 2 == 1)
+        assert client.get("/callback?state=junk&code=junk", headers=headers).status_code == 400
+        login = client.get("/login", headers=headers)
+        state = _state(login)
+        before = client.get_cookie("gts").value
+        first = client.get(f"/callback?state={state}&error=access_denied", headers=headers)
+        assert first.status_code == 400
+        client.set_cookie("gts", before)  # the replay
+        replay = client.get(f"/callback?state={state}&code=junk", headers=headers)
+        assert replay.status_code == 400 and b"already used" in replay.data
+    bogus_calls = emulator.count(AUTHENTICATE)
+    assert bogus_calls == 0
+
+    # Real states from 200 addresses, each with a code WorkOS refuses: sign-in calls stop
+    # at their ceiling (50 % of the budget), the mints keep the rest.
+    answers = []
+    for n in range(200, 400):
+        client = app.test_client()
+        headers = _from(n, v6=n % 2 == 1)
+        state = _state(client.get("/login", headers=headers))
+        answers.append(client.get(f"/callback?state={state}&code=junk", headers=headers))
+    real_calls = emulator.count(AUTHENTICATE)
+    statuses = sorted({a.status_code for a in answers})
+    print(
+        f"\nWorkOS calls: {bogus_calls} for 400 bogus or replayed callbacks, {real_calls} for"
+        f" 200 real states (ceiling 100, 2 spent by a sign-in before); answers {statuses}"
+    )
+    assert real_calls == 100 - 2
+    assert statuses == [400, 503]
+    cold = alice.token()
+    assert cold.status_code == 200, cold.json
+    assert emulator.count(MINT) == 1
+
+
+def test_sign_ins_are_limited_per_ipv6_64_not_per_address(make_app, emulator):
+    """Each IPv6 address counted apart: one /64 had 2^64 sign-in limits."""
+    app = make_app(TRUSTED_PROXIES=1, SIGNIN_RATE_LIMIT="5/minute")
+    answers = [
+        app.test_client()
+        .get("/login", headers={"X-Forwarded-For": f"2001:db8:1:2::{n:x}"})
+        .status_code
+        for n in range(1, 21)
+    ]
+    assert answers == [302] * 5 + [429] * 15
+    other = app.test_client().get("/login", headers={"X-Forwarded-For": "2001:db8:1:3::1"})
+    assert other.status_code == 302  # another /64
+    mapped = [
+        app.test_client().get("/login", headers={"X-Forwarded-For": a}).status_code
+        for a in ["192.0.2.7", "::ffff:192.0.2.7"] * 3
+    ]
+    assert mapped == [302] * 5 + [429]  # an IPv4-mapped address is that IPv4 address

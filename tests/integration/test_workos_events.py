@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import hmac
 import json
@@ -12,10 +13,11 @@ import pytest
 from emulator.control_client import MINT
 from service.events import EventsPoller
 from tests.conftest import Browser
-from tests.seed_names import ACME, ALICE, CAROL
+from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX
 
 SECRET = "whsec_integration_0123456789abcdef"
 REVOKED = "session.revoked"
+MEMBERSHIPS = "/user_management/organization_memberships"
 
 
 def signed(body: bytes, secret: str = SECRET, t: float | None = None) -> dict[str, str]:
@@ -91,11 +93,12 @@ def test_a_repeated_event_is_applied_once(hooked):
     [
         {},
         {"WorkOS-Signature": "t=1, v1=00"},
+        {"WorkOS-Signature": "t=\u00b2, v1=00"},  # isdigit() says yes, int() raises
         signed(event(REVOKED, {"id": "other"})),  # signs another body
         signed(event(REVOKED, {"id": "s"}), secret="whsec_wrong_secret_000000"),
         signed(event(REVOKED, {"id": "s"}), t=time.time() - 181),  # stale
     ],
-    ids=["missing", "malformed", "other-body", "wrong-secret", "stale"],
+    ids=["missing", "malformed", "superscript-digit", "other-body", "wrong-secret", "stale"],
 )
 def test_bad_signatures_are_401(hooked, headers):
     response = post(hooked.test_client(), event(REVOKED, {"id": "s"}), headers)
@@ -163,3 +166,54 @@ def test_a_configured_poller_signs_a_revoked_session_out(make_app, browser, emul
     while browser.token().status_code != 401:
         assert time.monotonic() < deadline + 5, "the revocation never reached the session"
         time.sleep(0.1)
+
+
+def _bob_acting_for_acme(app, emulator) -> Browser:
+    bob = Browser(app.test_client(), emulator)
+    bob.sign_in(BOB)
+    bob.client.get("/login/organization")
+    with bob.client.session_transaction() as s:
+        csrf = s["csrf_token"]
+    chosen = bob.client.post(
+        "/login/organization", data={"organization_id": ACME, "csrf_token": csrf}
+    )
+    assert chosen.status_code == 302 and bob.record().organization["id"] == ACME
+    return bob
+
+
+def test_a_switch_never_restores_an_organization_an_event_removed(hooked, emulator):
+    """The switch listed Bob's organizations (Acme among them) from WorkOS; organization.deleted
+    for Acme arrived while it waited; the switch then wrote its list back, Acme included."""
+    restored = 0
+    for n in range(5):
+        if n:
+            emulator.add_membership("user_bob", ACME)
+        bob = _bob_acting_for_acme(hooked, emulator)
+        # Drop Bob's kept list (a membership event of his), so the switch lists from WorkOS.
+        forget = {"user_id": "user_bob", "organization_id": "org_none", "status": "inactive"}
+        post(hooked.test_client(), event("organization_membership.updated", forget, f"ev_f{n}"))
+        # The switch's membership list (only it) takes 400 ms: the event lands meanwhile.
+        emulator.hook("GET", MEMBERSHIPS, delay_ms=400, count=1)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            switch = pool.submit(
+                bob.client.post,
+                "/api/organization",
+                json={"organization_id": GLOBEX},
+                headers={"X-CSRF": "1"},
+            )
+            time.sleep(0.15)
+            deleted = post(
+                hooked.test_client(), event("organization.deleted", {"id": ACME}, f"ev_d{n}")
+            )
+            assert deleted.json == {"status": "applied"}
+            assert switch.result().status_code in (200, 403)
+        emulator.remove_membership("user_bob", ACME)  # as WorkOS lists it from now on
+        organizations = [o["id"] for o in bob.record().organizations]
+        restored += ACME in organizations
+        # Nor does a later switch restore it from a list kept before the event.
+        again = bob.client.post(
+            "/api/organization", json={"organization_id": ACME}, headers={"X-CSRF": "1"}
+        )
+        restored += ACME in [o["id"] for o in bob.record().organizations]
+        assert again.status_code in (403, 200)
+    assert restored == 0

@@ -53,7 +53,12 @@ def proxied(tmp_path, upstream):
     """gunicorn (TRUSTED_PROXIES=1, no APP_BASE_URL) behind nginx; the public base URL."""
     require_tool(NGINX, "apt-get install nginx-light")
     service, service_url = start_service(
-        tmp_path, upstream.url, TRUSTED_PROXIES=1, APP_BASE_URL="", WEB_CONCURRENCY=1
+        tmp_path,
+        upstream.url,
+        TRUSTED_PROXIES=1,
+        APP_BASE_URL="",
+        ALLOWED_HOSTS="127.0.0.1",
+        WEB_CONCURRENCY=1,
     )
     port = free_port()
     values = {"tmp": tmp_path, "port": port, "service_port": int(service_url.rsplit(":", 1)[1])}

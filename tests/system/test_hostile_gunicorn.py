@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -133,3 +133,39 @@ def test_a_url_cannot_forge_an_access_log_line(service, url):
     lines = proc.output().splitlines()
     assert not [line for line in lines if line.startswith(("forged", "10.0.0.1"))]
     assert any("/x\\x0aforged\\x0d\\x0a10.0.0.1" in line for line in lines)
+
+
+def test_backslash_nel_and_csi_in_a_url_are_written_as_escapes(service, url):
+    """%5C%22 would end the quoted path early for a backslash-aware reader; %85 (NEL) and
+    %9B (CSI) were written raw."""
+    proc, _ = service
+    status, _ = send_raw(url, request_head("/y%5C%22%20200%20-%85nel%9bcsi"))
+    assert status == 404
+    deadline = time.monotonic() + 5
+    while "nel" not in proc.output():
+        assert time.monotonic() < deadline, "the access line never appeared"
+        time.sleep(0.05)
+    [line] = [line for line in proc.output().splitlines() if "nel" in line]
+    assert line.isprintable(), line
+    assert '"GET /y\\\\\\" 200 -\\x85nel\\x9bcsi" 404' in line, line
+
+
+def test_forwarded_headers_from_127_0_0_1_are_ignored_with_trusted_proxies_0(tmp_path, upstream):
+    """gunicorn trusted X-Forwarded-Proto (and its SCRIPT_NAME header) from 127.0.0.1 by its
+    own default, although TRUSTED_PROXIES=0 says no proxy is in front; and a Host outside
+    ALLOWED_HOSTS chose the callback URL."""
+    proc, url = start_service(
+        tmp_path, upstream.url, APP_BASE_URL="", ALLOWED_HOSTS="127.0.0.1", WEB_CONCURRENCY=1
+    )
+    try:
+        forged = {"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "Script-Name": "/x"}
+        login = requests.get(url + "/login", headers=forged, allow_redirects=False, timeout=10)
+        assert login.status_code == 302
+        redirect_uri = parse_qs(urlsplit(login.headers["Location"]).query)["redirect_uri"][0]
+        assert redirect_uri == url + "/callback"
+        evil = requests.get(
+            url + "/login", headers={"Host": "evil.example"}, allow_redirects=False, timeout=10
+        )
+        assert evil.status_code == 400 and evil.json()["error"] == "bad_request"
+    finally:
+        proc.stop()

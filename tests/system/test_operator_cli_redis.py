@@ -66,7 +66,7 @@ def test_budget_and_check_on_redis(deployment):
     lines = shown.stdout.splitlines()
     assert lines[0] == "scope: deployment (Redis)"
     # Three sign-ins (a code exchange and a membership list each) and one mint.
-    assert lines[2] == "spent: 7 (1 outside the reserve)", shown.stdout
+    assert lines[2] == "spent: 7 (sign-ins 6, other kinds 1)", shown.stdout
     checked = flask(env, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "ok    redis           wrote, read and deleted a probe key" in checked.stdout

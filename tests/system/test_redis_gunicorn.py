@@ -108,7 +108,7 @@ def test_redis_keeps_names_opaque_and_tokens_sealed(upstream, redis_server, raw,
     opaque = (
         rf"gts:(su|sx|so):[0-9a-f]{{64}}|gts:(s|sess):{tag}|gts:tok:{tag}:[0-9a-f]{{32}}"
         r"|gts:rl:\{[0-9a-f]{32}\}:\d+-\d+-[a-z]+"
-        r"|gts:v:[0-9a-f]{64}|gts:wb:\{[0-9a-f]{32}\}:(a|g|p:[0-9a-f]{16})"
+        r"|gts:v:[0-9a-f]{64}|gts:wb:\{[0-9a-f]{32}\}:(a|g|s|p:[0-9a-f]{16})"
     )
     assert names and all(re.fullmatch(opaque, n) for n in names), names
     # Named values (the user's organization list kept for switches) are sealed too.

@@ -1,5 +1,7 @@
 """The WorkOS request budget: a sliding window, the sign-in reserve, pauses after a 429."""
 
+import time
+
 import pytest
 
 from emulator.stack import start_redis
@@ -46,15 +48,35 @@ def test_sign_ins_keep_their_reserve_mints_cannot_spend_it():
     assert take(budget, "signin", 1) == 0  # and never beyond the whole budget
 
 
-def test_sign_ins_may_spend_the_whole_budget():
-    budget = Budget("10/minute", 20, clock=FakeClock(0.0))
+def test_sign_ins_may_spend_the_whole_budget_when_their_ceiling_is_100():
+    budget = Budget("10/minute", 20, signin_percent=100, clock=FakeClock(0.0))
     assert take(budget, "signin", 12) == 10
     assert take(budget, "mint", 1) == 0
 
 
+def test_sign_ins_stop_at_their_ceiling_so_mints_keep_the_rest():
+    """Anonymous callers start sign-ins: they must not spend what signed-in users mint with."""
+    budget = Budget("10/minute", 20, signin_percent=50, clock=FakeClock(0.0))
+    assert take(budget, "signin", 12) == 5
+    assert take(budget, "mint", 12) == 5  # the rest: the whole budget, less the sign-ins
+    assert take(budget, "signin", 1) == take(budget, "mint", 1) == 0
+
+
+def test_through_redis_sign_ins_stop_at_their_ceiling_on_every_process(redis_url):
+    one = Budget(
+        "10/minute", 20, signin_percent=50, link=RedisLink(redis_url[1]), secret_key=SECRET
+    )
+    two = Budget(
+        "10/minute", 20, signin_percent=50, link=RedisLink(redis_url[1]), secret_key=SECRET
+    )
+    assert take(one, "signin", 4) + take(two, "signin", 4) == 5
+    assert take(two, "mint", 10) == 5
+
+
 def test_a_refusal_says_when_room_comes_jittered():
     clock = FakeClock(0.0)
-    spreads = iter([0.0, 1.0])
+    # Every admission draws a rank (Redis needs it before it knows); a refusal a jitter too.
+    spreads = iter([0.0, 0.0] + [0.0, 0.0, 0.0, 1.0])  # two admitted, two (rank, jitter)
     budget = Budget("2/minute", 0, clock=clock, jitter=lambda: next(spreads))
     take(budget, "mint", 1)
     clock.advance(20)
@@ -67,6 +89,23 @@ def test_a_refusal_says_when_room_comes_jittered():
     left = budget.window - 20  # the first call leaves the window then
     assert waits[0] == pytest.approx(left)
     assert waits[1] == pytest.approx(left + 5)  # plus up to JITTER seconds, by the jitter
+
+
+def test_refusals_wait_for_calls_drawn_over_the_whole_window():
+    """A refusal waits for the call at its drawn rank: the refused come back as calls leave."""
+    clock = FakeClock(0.0)
+    draws = iter([0.0] * 4 + [0.0, 0.0, 0.5, 0.0, 0.99, 0.0])  # 4 admitted, 3 (rank, jitter)
+    budget = Budget("4/minute", 0, clock=clock, jitter=lambda: next(draws))
+    for _ in range(4):
+        take(budget, "mint", 1)
+        clock.advance(10)
+    waits = []
+    for _ in range(3):
+        with pytest.raises(WorkOSRefused) as info:
+            budget.admit("mint", "POST /client/token")
+        waits.append(info.value.retry_after)
+    # Calls at 0, 10, 20, 30; now 40: they leave at window, window + 10, + 20, + 30.
+    assert waits == pytest.approx([budget.window - 40 + d for d in (0, 20, 30)])
 
 
 def test_without_redis_each_process_spends_its_share():
@@ -154,3 +193,18 @@ def test_redis_down_falls_back_to_the_process_share(redis_url):
     budget = shared(url)
     proc.stop()
     assert take(budget, "mint", 10) == 2  # 10 / 4 processes = 2, none of it the reserve
+
+
+def test_through_redis_a_refusal_waits_for_the_call_at_its_drawn_rank(redis_url):
+    draws = iter([0.0] * 8 + [0.0, 0.0, 0.99, 0.0])  # 8 admitted, then 2 refusals
+    budget = shared(redis_url[1], jitter=lambda: next(draws))
+    assert take(budget, "mint", 4) == 4
+    time.sleep(1.0)
+    assert take(budget, "mint", 4) == 4  # the general cap (8 of 10) is reached
+    waits = []
+    for _ in range(2):
+        with pytest.raises(WorkOSRefused) as info:
+            budget.admit("mint", "POST /client/token")
+        waits.append(info.value.retry_after)
+    # The oldest call left 1 s before the newest: the drawn ranks find both.
+    assert waits[1] - waits[0] == pytest.approx(1.0, abs=0.2)

@@ -53,6 +53,7 @@ def test_settings_accept_every_supported_form(url):
         "WORKOS_API_KEY": "sk_test_x",
         "WORKOS_CLIENT_ID": "client_x",
         "SECRET_KEY": SECRET,
+        "APP_BASE_URL": "https://app.example.com",
         "REDIS_URL": url,
     }
     assert load_settings(env).redis_url == url
@@ -63,6 +64,7 @@ def test_settings_refuse_a_bad_cluster_url_without_echoing_its_password():
         "WORKOS_API_KEY": "sk_test_x",
         "WORKOS_CLIENT_ID": "client_x",
         "SECRET_KEY": SECRET,
+        "APP_BASE_URL": "https://app.example.com",
         "REDIS_URL": "redis+cluster://:hunter2-secret@h1:7000,h2/0",
     }
     with pytest.raises(SettingsError) as info:

@@ -5,7 +5,12 @@ from flask import g
 
 from service import create_app
 
-SETTINGS = {"WORKOS_API_KEY": "sk_test_x", "WORKOS_CLIENT_ID": "client_x", "SECRET_KEY": "k" * 40}
+SETTINGS = {
+    "WORKOS_API_KEY": "sk_test_x",
+    "WORKOS_CLIENT_ID": "client_x",
+    "SECRET_KEY": "k" * 40,
+    "APP_BASE_URL": "http://localhost",
+}
 
 
 @pytest.fixture

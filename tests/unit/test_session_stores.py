@@ -187,10 +187,25 @@ def test_sqlite_file_names_nobody(tmp_path, clock):
     store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
     alice = record()
     store.create(alice)
+    # Named values: the organization list kept for switches, a pending choice, the poller's.
+    store.set_value("organizations:user_01HALICE", "sealed", 60)
+    store.set_value("pick:org_01HACME", "sealed", 60)
+    assert store.lease("events-poller:session_01HSID", "me", 30)
+    assert store.get_value("organizations:user_01HALICE") == "sealed"
     store.close()
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     for secret in (alice.id, "user_01HALICE", "alice@acme.com", "session_01HSID", "org_01HACME"):
         assert secret.encode() not in data
+
+
+def test_sqlite_values_written_in_clear_by_an_older_version_are_still_read(tmp_path, clock):
+    """The Events API cursor survives the upgrade that started naming values by HMAC."""
+    store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
+    with store._write() as db:
+        db.execute("INSERT INTO kv VALUES ('events:cursor', 'event_01', ?)", (T0 + 60,))
+    assert store.get_value("events:cursor") == "event_01"
+    assert store.pop_value("events:cursor") == "event_01"
+    assert store.get_value("events:cursor") is None
 
 
 def test_redis_keys_name_nobody(redis_server, raw, clock):
@@ -260,3 +275,19 @@ def test_workers_booting_at_once_all_open_a_new_sqlite_file(tmp_path):
         for child in children:
             child.join(timeout=60)
         assert [child.exitcode for child in children] == [0] * workers, attempt
+
+
+def test_sqlite_that_cannot_write_is_not_ready(tmp_path, clock):
+    """A full disk: reads still answer while sign-ins and sign-outs fail, and /readyz said ok.
+    SQLite's page limit gives the same SQLITE_FULL a full disk does."""
+    store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
+    store.create(record())
+    assert store.health() == {"backend": "sqlite", "ok": True}
+    with store._read() as db:
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(SessionStoreUnavailable):  # sign-ins fill what room the pages had
+        for n in range(1000):
+            store.create(record(session_id=f"{n:032x}", user_id=f"user_{n}"))
+    assert store.get(record().id) is not None  # reads still answer
+    assert store.health() == {"backend": "sqlite", "ok": False}

@@ -8,6 +8,7 @@ GOOD = {
     "WORKOS_API_KEY": "sk_test_abc",
     "WORKOS_CLIENT_ID": "client_abc",
     "SECRET_KEY": "x" * 32,
+    "APP_BASE_URL": "https://app.example.com",
 }
 
 
@@ -25,6 +26,7 @@ def test_defaults():
     assert (s.signin_rate_limit, s.switch_rate_limit) == ("30/minute", "10/minute")
     assert s.workos_request_budget == "5000/minute"
     assert s.workos_signin_reserve_percent == 20
+    assert s.workos_signin_ceiling_percent == 50
     assert s.web_concurrency == 2
     assert s.session_db_path is None  # the instance folder's sessions.sqlite3
     assert s.workos_webhook_secret is None and s.workos_events_poll_seconds is None
@@ -69,6 +71,9 @@ def test_overrides_win_over_environ():
         ("WORKOS_SIGNIN_RESERVE_PERCENT", "95", ["WORKOS_SIGNIN_RESERVE_PERCENT must be a whole"]),
         ("WORKOS_SIGNIN_RESERVE_PERCENT", "2.5", ["WORKOS_SIGNIN_RESERVE_PERCENT must be a whole"]),
         ("WEB_CONCURRENCY", "0", ["WEB_CONCURRENCY must be greater than 0"]),
+        ("WORKOS_SIGNIN_CEILING_PERCENT", "0", ["WORKOS_SIGNIN_CEILING_PERCENT must be a whole"]),
+        ("WORKOS_SIGNIN_CEILING_PERCENT", "101", ["WORKOS_SIGNIN_CEILING_PERCENT must be a whole"]),
+        ("WORKOS_SIGNIN_CEILING_PERCENT", "10", ["at least WORKOS_SIGNIN_RESERVE_PERCENT (20)"]),
         ("REDIS_URL", "http://x", ["REDIS_URL must be a redis://"]),
         ("WORKOS_WEBHOOK_SECRET", "short", ["WORKOS_WEBHOOK_SECRET is too short", "Webhooks"]),
         ("WORKOS_EVENTS_POLL_SECONDS", "0", ["WORKOS_EVENTS_POLL_SECONDS must be greater than 0"]),
@@ -76,6 +81,9 @@ def test_overrides_win_over_environ():
         ("LOG_LEVEL", "LOUD", ["LOG_LEVEL must be one of"]),
         ("LOG_FORMAT", "xml", ["LOG_FORMAT must be one of"]),
         ("TRUSTED_PROXIES", "-1", ["TRUSTED_PROXIES must be 0 or more"]),
+        ("APP_BASE_URL", None, ["APP_BASE_URL or ALLOWED_HOSTS is required"]),
+        ("ALLOWED_HOSTS", "https://app.example.com", ["ALLOWED_HOSTS must be comma-separated"]),
+        ("ALLOWED_HOSTS", "app.example.com:443", ["ALLOWED_HOSTS must be comma-separated"]),
         ("TRUSTED_PROXIES", "one", ["TRUSTED_PROXIES must be a whole number"]),
         ("SESSION_COOKIE_NAME", "a b", ["SESSION_COOKIE_NAME must be letters"]),
         ("SESSION_COOKIE_DOMAIN", "https://x.com", ["SESSION_COOKIE_DOMAIN must be a host"]),

@@ -11,7 +11,12 @@ from service.ops import JsonFormatter
 from service.tokens import TokenBroker
 from service.tracing_proxies import TracedBroker
 
-SETTINGS = {"WORKOS_API_KEY": "sk_test_x", "WORKOS_CLIENT_ID": "client_x", "SECRET_KEY": "k" * 40}
+SETTINGS = {
+    "WORKOS_API_KEY": "sk_test_x",
+    "WORKOS_CLIENT_ID": "client_x",
+    "SECRET_KEY": "k" * 40,
+    "APP_BASE_URL": "http://localhost",
+}
 
 
 @pytest.mark.parametrize(

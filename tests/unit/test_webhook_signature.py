@@ -6,6 +6,8 @@ import hashlib
 import hmac
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.webhooks import TOLERANCE_SECONDS, InvalidSignature, verify_signature
 
@@ -85,3 +87,25 @@ def test_several_v1_values_pass_when_one_matches():
 
 def test_header_written_without_spaces_passes():
     verify_signature(sign().replace(", ", ","), BODY, SECRET, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["\u00b2", "1\u00b2", "\uff11\uff12", "\u0661\u0662\u0663", "12\u200b", "\U0001d7ce"],
+    ids=["superscript", "digit-superscript", "fullwidth", "arabic-indic", "zero-width", "math"],
+)
+def test_a_timestamp_of_non_ascii_digits_fails_as_malformed(stamp):
+    """str.isdigit() says yes to '²' (and int() then raises); only 0-9 make a timestamp."""
+    with pytest.raises(InvalidSignature, match="malformed"):
+        verify_signature(f"t={stamp}, v1={'0' * 64}", BODY, SECRET, now=NOW)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(max_size=120), st.text(alphabet="t=v1, 0123456789abcdef\u00b2\uff11", max_size=80))
+def test_any_header_is_either_valid_or_invalid_signature(noise, shaped):
+    """Fuzz: whatever the header, the parser raises InvalidSignature and nothing else."""
+    for header in (noise, shaped, f"t={noise}, v1={shaped}", f"{shaped}, t={int(NOW * 1000)}"):
+        try:
+            verify_signature(header, BODY, SECRET, now=NOW)
+        except InvalidSignature:
+            pass
