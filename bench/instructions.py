@@ -8,8 +8,9 @@ gunicorn), and callgrind counts only while each kind of request runs. Two runs g
 figures to within a fraction of a percent.
 
 Kinds: `/healthz` without a cookie (the throughput target's reference), `/healthz` with the
-session cookie, and a cache hit of the token route. The child signs in through the emulator
-first (at full speed: callgrind counts nothing until told to).
+session cookie, a cache hit of the token route, and the same hit asked with an AuthKit access
+token (`AUTHKIT_BEARER=true`). The child signs in through the emulator first, both ways (at
+full speed: callgrind counts nothing until told to).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from bench.report import Row
 from bench.stack import HIGH_RATE_LIMIT, TOKEN_ROUTE, Stack, bench_user
@@ -28,7 +30,7 @@ from emulator.stack import service_env
 
 REQUESTS = 1000  # per kind, after a warm-up of WARMUP
 WARMUP = 100
-KINDS = ("healthz_bare", "healthz", "token")
+KINDS = ("healthz_bare", "healthz", "token", "token_bearer")
 CSRF = {"X-CSRF": "1"}
 
 
@@ -49,10 +51,14 @@ def _child(requests: int) -> None:
     assert callback.status_code == 302, callback.data
     cookie = client.get_cookie("gts").value
     headers = {**CSRF, "Cookie": f"gts={cookie}"}
+    # An app that signs in with AuthKit itself sends its access token instead (AUTHKIT_BEARER).
+    access = _authkit_access_token(os.environ["WORKOS_BASE_URL"], bench_user(1)[1])
+    bearer = {"Authorization": f"Bearer {access}"}
     environs = {
         "healthz_bare": EnvironBuilder(path="/healthz").get_environ(),
         "healthz": EnvironBuilder(path="/healthz", headers=headers).get_environ(),
         "token": EnvironBuilder(path=TOKEN_ROUTE, headers=headers).get_environ(),
+        "token_bearer": EnvironBuilder(path=TOKEN_ROUTE, headers=bearer).get_environ(),
     }
     statuses: set[str] = set()
 
@@ -73,6 +79,28 @@ def _child(requests: int) -> None:
         print(f"DONE {kind}", flush=True)
         sys.stdin.readline()
     assert statuses == {"200 OK"}, statuses
+
+
+def _authkit_access_token(emulator_url: str, email: str) -> str:
+    """An AuthKit access token from the emulator directly: authorize, then the code exchange."""
+    import requests
+
+    from emulator.control_client import API_KEY
+
+    query = {"client_id": "client_emulator", "redirect_uri": "http://app.test/callback"}
+    query |= {"response_type": "code", "login_hint": email}
+    authorize = requests.get(
+        f"{emulator_url}/user_management/authorize", params=query, allow_redirects=False, timeout=5
+    )
+    (code,) = parse_qs(urlsplit(authorize.headers["Location"]).query)["code"]
+    body = {"client_id": "client_emulator", "client_secret": API_KEY, "code": code}
+    answer = requests.post(
+        f"{emulator_url}/user_management/authenticate",
+        json={**body, "grant_type": "authorization_code"},
+        timeout=5,
+    )
+    answer.raise_for_status()
+    return answer.json()["access_token"]
 
 
 def _counted(out_prefix: str, before: set[str]) -> int:
@@ -117,8 +145,14 @@ def run() -> tuple[list[Row], dict]:
     if not valgrind or not control:
         raise RuntimeError("valgrind is missing: apt-get install valgrind")
     with Stack("instructions") as stack:
-        upstream = stack.emulator(1)
-        env = service_env(upstream.url, 8000, TOKEN_RATE_LIMIT=HIGH_RATE_LIMIT, LOG_LEVEL="WARNING")
+        upstream = stack.emulator(2)  # a cookie session and an AuthKit (bearer) one
+        env = service_env(
+            upstream.url,
+            8000,
+            TOKEN_RATE_LIMIT=HIGH_RATE_LIMIT,
+            LOG_LEVEL="WARNING",
+            AUTHKIT_BEARER="true",
+        )
         env["PROMETHEUS_MULTIPROC_DIR"] = str(stack.tmp)
         env["SESSION_DB_PATH"] = str(stack.tmp / "sessions.sqlite3")
         # valgrind names its control pipe after $USER and $HOST; callgrind_control, run with
@@ -143,7 +177,7 @@ def run() -> tuple[list[Row], dict]:
                 if child.poll() is None:
                     child.kill()
                     child.wait()
-    bare, cookie, token = (per_request[kind] for kind in KINDS)
+    bare, cookie, token, bearer = (per_request[kind] for kind in KINDS)
     rows = [
         Row(
             "in process under callgrind, instructions per request: token hit / healthz "
@@ -151,7 +185,12 @@ def run() -> tuple[list[Row], dict]:
             f"{token / 1000:.0f}k / {cookie / 1000:.0f}k / {bare / 1000:.0f}k "
             f"(healthz without cookie / token {bare / token:.2f}; Flask's WSGI app only, "
             "no gunicorn)",
-        )
+        ),
+        Row(
+            "in process under callgrind, a token hit with an AuthKit access token (Bearer) "
+            "against the cookie's",
+            f"{bearer / 1000:.0f}k / {token / 1000:.0f}k (bearer / cookie {bearer / token:.2f})",
+        ),
     ]
     return rows, {"instructions_per_request": per_request, "requests_per_kind": REQUESTS}
 
