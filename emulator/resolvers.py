@@ -16,6 +16,7 @@ from emulator.graphql_auth import (
     require_permission,
     require_session_token,
 )
+from emulator.paging import page_window
 from emulator.sessions import Session
 from emulator.state import SEED_TIME, EmulatorState, Membership, User, iso, new_id
 
@@ -223,22 +224,10 @@ def _page(
         raise bad_input(f"limit must be between 1 and {MAX_LIMIT}.")
     if order != "Asc":  # Desc and Normal: newest first, like the REST lists' default
         items = items[::-1]
-    ids = [item["id"] for item in items]
-    if after in ids:
-        start = ids.index(after) + 1
-        end = start + limit
-    elif before in ids:
-        end = ids.index(before)
-        start = max(0, end - limit)
-    else:
-        start, end = 0, limit
-    page = items[start:end]
+    page = page_window(items, after, before, limit)
     return {
-        "data": page,
-        "listMetadata": {
-            "after": page[-1]["id"] if page and end < len(items) else None,
-            "before": page[0]["id"] if page and start > 0 else None,
-        },
+        "data": page["data"],
+        "listMetadata": {"after": page["after"], "before": page["before"]},
     }
 
 

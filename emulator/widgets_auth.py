@@ -96,6 +96,15 @@ def json_body() -> dict:
     return body if isinstance(body, dict) else {}
 
 
+def code_and_challenge() -> tuple[str, str]:
+    """The body's `code` and `authenticationChallengeId` (400 unless both are strings)."""
+    body = json_body()
+    code, challenge = body.get("code"), body.get("authenticationChallengeId")
+    if not isinstance(code, str) or not isinstance(challenge, str):
+        fail(400, "code and authenticationChallengeId are required.")
+    return code, challenge
+
+
 def _json(status: int, message: str) -> Response:
     response = jsonify(message=message)
     response.status_code = status

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from emulator import operations
 from emulator.api import get_state
+from emulator.paging import page_window
 from emulator.resolvers import EMAIL, MEMBER_STATUS, default_role, role_name, searchable
 from emulator.state import EmulatorState, Membership
 from emulator.widgets_auth import (
@@ -210,23 +211,11 @@ def _member(state: EmulatorState, m: Membership) -> dict:
 
 
 def _page(items: list[dict], after: str | None, before: str | None, limit: int) -> dict:
-    """One page with WorkOS's cursors: the ids at the page's ends, null at the list's ends."""
-    ids = [item["id"] for item in items]
-    if after in ids:
-        start = ids.index(after) + 1
-        end = start + limit
-    elif before in ids:
-        end = ids.index(before)
-        start = max(0, end - limit)
-    else:
-        start, end = 0, limit
-    page = items[start:end]
+    """`MembersResponse`'s page: the REST lists name their cursors `list_metadata`."""
+    page = page_window(items, after, before, limit)
     return {
-        "data": page,
-        "list_metadata": {
-            "before": page[0]["id"] if page and start > 0 else None,
-            "after": page[-1]["id"] if page and end < len(items) else None,
-        },
+        "data": page["data"],
+        "list_metadata": {"before": page["before"], "after": page["after"]},
     }
 
 

@@ -14,7 +14,14 @@ from emulator import operations
 from emulator.api import get_state
 from emulator.resolvers import EMAIL
 from emulator.state import EmulatorState, User, iso
-from emulator.widgets_auth import caller, fail, json_body, require_elevated, widgets_blueprint
+from emulator.widgets_auth import (
+    caller,
+    code_and_challenge,
+    fail,
+    json_body,
+    require_elevated,
+    widgets_blueprint,
+)
 
 bp = widgets_blueprint("widgets_profile")
 
@@ -105,10 +112,7 @@ def send_verification():
 @bp.post("/UserProfile/verify")
 def verify():
     """Trade the code for an elevated-access token (`VerifyResponse`)."""
-    body = json_body()
-    code, challenge = body.get("code"), body.get("authenticationChallengeId")
-    if not isinstance(code, str) or not isinstance(challenge, str):
-        fail(400, "code and authenticationChallengeId are required.")
+    code, challenge = code_and_challenge()
     state = get_state()
     with state.lock:
         user_id, now = caller().user_id, state.clock()

@@ -23,7 +23,14 @@ from emulator import operations
 from emulator.api import get_state
 from emulator.sessions import Session
 from emulator.state import iso, new_id
-from emulator.widgets_auth import caller, fail, json_body, require_elevated, widgets_blueprint
+from emulator.widgets_auth import (
+    caller,
+    code_and_challenge,
+    fail,
+    json_body,
+    require_elevated,
+    widgets_blueprint,
+)
 from emulator.widgets_state import TotpFactor
 
 bp = widgets_blueprint("widgets_security")
@@ -139,10 +146,7 @@ def create_totp_factor():
 @bp.post("/UserProfile/verify-totp-factor")
 def verify_totp_factor():
     """Finish enrolling with a code from the authenticator app."""
-    body = json_body()
-    code, challenge = body.get("code"), body.get("authenticationChallengeId")
-    if not isinstance(code, str) or not isinstance(challenge, str):
-        fail(400, "code and authenticationChallengeId are required.")
+    code, challenge = code_and_challenge()
     state = get_state()
     with state.lock:
         factor = state.widgets.totp.get(caller().user_id)
