@@ -17,6 +17,18 @@ export class TokenError extends Error {
   }
 }
 
+/** The route and the tab-sharing name of a client's kind of token (`kind`, `scopes`). */
+export function tokenKind(kind = 'graphql', scopes = []) {
+  if (kind === 'graphql') return { path: '/api/graphql-token', shareName: 'graphql-token' };
+  if (kind !== 'widget') throw new TypeError(`kind must be 'graphql' or 'widget', not ${kind}`);
+  // Sorted and de-duplicated: the same scopes in any order are one token, here and in a tab.
+  const asked = [...new Set(scopes)].sort().join(',');
+  return {
+    path: asked ? `/api/widget-token?scopes=${encodeURIComponent(asked)}` : '/api/widget-token',
+    shareName: `graphql-token:widget:${asked}`,
+  };
+}
+
 /** fetch() options for the token route, with the session cookie sent as `credentials` says. */
 export function tokenRequest(credentials) {
   return serviceRequest({ credentials });

@@ -31,6 +31,7 @@ import {
   failureDetail,
   readTokenAnswer,
   TokenError,
+  tokenKind,
   tokenRequest,
   unreachable,
 } from './graphql-token-route.js';
@@ -40,17 +41,6 @@ import { TabShare } from './graphql-token-tabs.js';
 
 export { GraphQLRequestError, isUnauthorized, TokenError };
 
-/** The route and the tab-sharing name of a client's kind of token (`kind`, `scopes`). */
-function tokenKind(kind = 'graphql', scopes = []) {
-  if (kind === 'graphql') return { path: '/api/graphql-token', shareName: 'graphql-token' };
-  if (kind !== 'widget') throw new TypeError(`kind must be 'graphql' or 'widget', not ${kind}`);
-  // Sorted and de-duplicated: the same scopes in any order are one token, here and in a tab.
-  const asked = [...new Set(scopes)].sort().join(',');
-  return {
-    path: asked ? `/api/widget-token?scopes=${encodeURIComponent(asked)}` : '/api/widget-token',
-    shareName: `graphql-token:widget:${asked}`,
-  };
-}
 
 const MIN_REFRESH_DELAY_MS = 5000;
 
