@@ -81,20 +81,9 @@ class Root:
         self, info, after=None, before=None, limit=None, order=None, roleSlug=None, search=None
     ):
         org_id = organization_of(self._caller)
-        needle = (search or "").strip().lower()
         state = self._state
         with state.lock:
-            members = sorted(
-                (
-                    m
-                    for m in state.memberships.values()
-                    if m.organization_id == org_id
-                    and m.status in MEMBER_STATUS
-                    and (roleSlug is None or m.role == roleSlug)
-                    and needle in searchable(state, m)
-                ),
-                key=lambda m: m.seq,
-            )
+            members = organization_members(state, org_id, roleSlug, search)
             items = [_member(state, m) for m in members]
         return _page(items, after=after, before=before, limit=limit, order=order)
 
@@ -264,6 +253,25 @@ def _member(state: EmulatorState, m: Membership) -> dict:
         "roles": [{"name": role_name(m.role), "slug": m.role}],
         "status": MEMBER_STATUS[m.status],
     }
+
+
+def organization_members(
+    state: EmulatorState, org_id: str, role: str | None, search: str | None
+) -> list[Membership]:
+    """The organization's listed members (active and invited), oldest first, filtered by role
+    and by a search of email and names (call under the state's lock)."""
+    needle = (search or "").strip().lower()
+    return sorted(
+        (
+            m
+            for m in state.memberships.values()
+            if m.organization_id == org_id
+            and m.status in MEMBER_STATUS
+            and (role is None or m.role == role)
+            and needle in searchable(state, m)
+        ),
+        key=lambda m: m.seq,
+    )
 
 
 def searchable(state: EmulatorState, m: Membership) -> str:

@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from emulator import operations
 from emulator.api import get_state
 from emulator.paging import page_window
-from emulator.resolvers import EMAIL, MEMBER_STATUS, default_role, role_name, searchable
+from emulator.resolvers import EMAIL, MEMBER_STATUS, default_role, organization_members, role_name
 from emulator.state import EmulatorState, Membership
 from emulator.widgets_auth import (
     caller,
@@ -47,7 +47,6 @@ def members():
     """`MembersResponse`: the organization's active and invited members, newest first."""
     org_id = require_manage_members()
     args = request.args
-    needle = args.get("search", "").strip().lower()
     role = args.get("role") or None
     try:
         limit = int(args.get("limit") or DEFAULT_LIMIT)
@@ -57,17 +56,8 @@ def members():
         fail(400, f"limit must be between 1 and {MAX_LIMIT}.")
     state = get_state()
     with state.lock:
-        found = sorted(
-            (
-                m
-                for m in state.memberships.values()
-                if m.organization_id == org_id
-                and m.status in MEMBER_STATUS
-                and (role is None or m.role == role)
-                and needle in searchable(state, m)
-            ),
-            key=lambda m: -m.seq,
-        )
+        # Newest first, as WorkOS's REST lists default to.
+        found = organization_members(state, org_id, role, args.get("search"))[::-1]
         items = [_member(state, m) for m in found]
     return jsonify(_page(items, args.get("after"), args.get("before"), limit))
 

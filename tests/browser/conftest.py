@@ -178,9 +178,8 @@ def watch() -> Watch:
     return Watch()
 
 
-@pytest.fixture
-def context(chromium, stack, emulator, watch):
-    """A fresh browser context (no cookies, no storage) whose every page is watched."""
+def watched_context(chromium, stack: Stack, watch: Watch):
+    """A fresh browser context (no cookies, no storage) whose every page `watch` watches."""
     context = chromium.new_context(base_url=stack.url, viewport={"width": 1000, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
     context.expose_binding("__cspViolation", lambda _source, report: watch.csp.append(report))
@@ -188,6 +187,13 @@ def context(chromium, stack, emulator, watch):
     context.on("page", watch.attach)
     context.on("request", watch.on_request)
     context.on("response", watch.on_response)
+    return context
+
+
+@pytest.fixture
+def context(chromium, stack, emulator, watch):
+    """A fresh browser context (no cookies, no storage) whose every page is watched."""
+    context = watched_context(chromium, stack, watch)
     try:
         yield context
     finally:

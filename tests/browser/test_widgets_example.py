@@ -23,8 +23,8 @@ from playwright.sync_api import expect
 
 from emulator.control_client import API_KEY
 from emulator.stack import ROOT, free_port
-from tests.browser.conftest import CSP_LISTENER, Watch
-from tests.browser.helpers import TIMEOUT_MS, sign_in_without_page, wait_until
+from tests.browser.conftest import Watch, watched_context
+from tests.browser.helpers import sign_in_without_page, wait_until
 from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX
 from tests.support import ThreadedServer, note_secret, require_tool
 
@@ -135,18 +135,6 @@ def widget_tokens(context) -> WidgetTokens:
     tokens = WidgetTokens()
     context.on("response", tokens.on_response)
     return tokens
-
-
-def _watched_context(chromium, stack, watch: Watch):
-    """Another browser context set up as conftest's `context` (its pages watched by `watch`)."""
-    context = chromium.new_context(base_url=stack.url, viewport={"width": 1000, "height": 800})
-    context.set_default_timeout(TIMEOUT_MS)
-    context.expose_binding("__cspViolation", lambda _source, report: watch.csp.append(report))
-    context.add_init_script(CSP_LISTENER)
-    context.on("page", watch.attach)
-    context.on("request", watch.on_request)
-    context.on("response", watch.on_response)
-    return context
 
 
 def widget(page, widget_id: str):
@@ -319,7 +307,7 @@ def test_alices_sessions_mark_the_current_one_and_revoke_the_other(
 ):
     emulator.add_webhook(stack.url + "/webhooks/workos", WEBHOOK_SECRET)
     other_watch, other_tokens = Watch(), WidgetTokens()
-    other = _watched_context(chromium, stack, other_watch)
+    other = watched_context(chromium, stack, other_watch)
     other.on("response", other_tokens.on_response)
     try:
         sign_in_without_page(other, ALICE)
