@@ -7,8 +7,8 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads share one process's token cache; few workers with several threads each suit it.
 # gthread, except that a thread gets a request only once all of it has arrived: a client
-# trickling its request cannot hold a thread (service/gunicorn_worker.py).
-worker_class = "service.gunicorn_worker.BufferedThreadWorker"
+# trickling its request cannot hold a thread (service/ops/gunicorn_worker.py).
+worker_class = "service.ops.gunicorn_worker.BufferedThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Well above WORKOS_TIMEOUT_SECONDS (default 5): a request makes at most two WorkOS attempts.
 timeout = max(30, int(4 * float(os.environ.get("WORKOS_TIMEOUT_SECONDS", "5"))))
@@ -21,7 +21,7 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # access line to the app's own log lines.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # The path is logged decoded (%0A is a newline): escape control characters in every field.
-logger_class = "service.access_log.AccessLogger"
+logger_class = "service.ops.access_log.AccessLogger"
 # Request lines and headers beyond these answer 400 before reaching the app.
 limit_request_line = 4094
 limit_request_field_size = 8190

@@ -28,12 +28,12 @@ MISSES = 200
 CSRF = {"X-CSRF": "1"}
 # label: (function name, file suffix), summed as cumulative time over a profiled cache hit.
 HIT_PARTS = {
-    "rate limit": ("check", "service/ratelimit.py"),
-    "session cookie re-signed (save_session)": ("save_session", "service/cookie.py"),
-    "session cookie read (open_session)": ("open_session", "service/cookie.py"),
-    "session record (Sessions.get, 1 s copy)": ("get", "service/sessions.py"),
-    "token view (graphql_token)": ("graphql_token", "service/api.py"),
-    "TokenBroker.get": ("get", "service/tokens.py"),
+    "rate limit": ("check", "service/web/ratelimit.py"),
+    "session cookie re-signed (save_session)": ("save_session", "service/web/cookie.py"),
+    "session cookie read (open_session)": ("open_session", "service/web/cookie.py"),
+    "session record (Sessions.get, 1 s copy)": ("get", "service/sessions/lifecycle.py"),
+    "token view (graphql_token)": ("graphql_token", "service/web/api.py"),
+    "TokenBroker.get": ("get", "service/tokens/broker.py"),
 }
 MISS_PARTS = {
     "WorkOS call (requests, socket wait included)": ("_request", "workos_transport.py"),

@@ -13,7 +13,7 @@ import requests
 
 from bench.report import Row, percentile
 from bench.stack import TOKEN_ROUTE, Stack
-from service.gunicorn_worker import READ_TIMEOUT
+from service.ops.gunicorn_worker import READ_TIMEOUT
 
 SLOW = 200
 BOUND = 1.0  # seconds: /healthz and a token hit, while the slow connections are open

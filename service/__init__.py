@@ -10,9 +10,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app from the environment, with overrides keyed by variable name (tests)."""
-    from service import cli, ops, tracing
+    from service.config.settings import load_settings
+    from service.core import tracing
     from service.extension import TokenService
-    from service.settings import load_settings
+    from service.ops import cli
+    from service.ops import probes as ops
 
     settings = load_settings(overrides=overrides)
     ops.configure_logging(settings.log_level, settings.log_format)

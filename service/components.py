@@ -5,25 +5,30 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service.settings import Settings
+from service.config.settings import Settings
 
 
 def build(app: Flask, settings: Settings, *, traced: bool) -> None:
     """Build every collaborator of the routes into app.extensions (and start the poller)."""
-    from service.budget import MAX_PAUSE, Budget
-    from service.events import EventApplier, EventsPoller
-    from service.keys import derive
-    from service.metrics import Metrics
-    from service.ratelimit import RateLimit
-    from service.redis_link import RedisLink
-    from service.redis_store import make_token_store
-    from service.sealing import Sealer
-    from service.session_stores import make_session_store
-    from service.sessions import Sessions
-    from service.tokens import TokenBroker
-    from service.tracing_proxies import TracedBroker, TracedGate, TracedSessionStore, cache_observer
-    from service.widget_tokens import token_minter
-    from service.workos import WorkOSClient
+    from service.core.keys import derive
+    from service.core.redis_link import RedisLink
+    from service.core.sealing import Sealer
+    from service.ops.metrics import Metrics
+    from service.ops.tracing_proxies import (
+        TracedBroker,
+        TracedGate,
+        TracedSessionStore,
+        cache_observer,
+    )
+    from service.sessions.events import EventApplier, EventsPoller
+    from service.sessions.lifecycle import Sessions
+    from service.sessions.stores import make_session_store
+    from service.tokens.broker import TokenBroker
+    from service.tokens.redis_store import make_token_store
+    from service.tokens.widgets import token_minter
+    from service.web.ratelimit import RateLimit
+    from service.workos.budget import MAX_PAUSE, Budget
+    from service.workos.client import WorkOSClient
 
     metrics = Metrics(shared_budget=bool(settings.redis_url))
     # One Redis link for tokens, sessions, rate limits and the WorkOS budget: one client, one
@@ -75,9 +80,9 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> None:
     sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
     revoked = None
     if settings.authkit_bearer:
-        from service.access_tokens import AccessTokenVerifier
-        from service.bearer import BearerAuth
-        from service.revoked import RevokedSessions
+        from service.sessions.revoked import RevokedSessions
+        from service.web.bearer import BearerAuth
+        from service.workos.access_tokens import AccessTokenVerifier
 
         assert settings.authkit_issuer is not None  # set with authkit_bearer (settings.py)
         revoked = RevokedSessions(session_store, broker, settings.secret_key)

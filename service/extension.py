@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, current_app, url_for
 
-from service.settings import Settings, load_settings
+from service.config.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from service.cookie import CookieSessionInterface
+    from service.web.cookie import CookieSessionInterface
 
 # Flask's own keys for the app's session cookie: in a host app they are its session's, so the
 # service's cookie reads TOKEN_SERVICE_SESSION_COOKIE_* (or the environment) instead.
@@ -65,13 +65,16 @@ class TokenService:
 
     def init_app(self, app: Flask) -> None:
         """Build the service into app: its collaborators, routes, cookie and hooks."""
-        from service import api, auth, components, ops, pages, tracing, webhooks
-        from service.cookie import CookieSessionInterface
-        from service.cookie_session import init_cookie_hooks
-        from service.cors import init_cors
-        from service.errors import register_error_handlers
-        from service.hooks import WHOLE_APP
-        from service.security import (
+        from service import components
+        from service.core import tracing
+        from service.ops import probes as ops
+        from service.web import api, auth, pages, webhooks
+        from service.web.cookie import CookieSessionInterface
+        from service.web.cookie_session import init_cookie_hooks
+        from service.web.cors import init_cors
+        from service.web.errors import register_error_handlers
+        from service.web.hooks import WHOLE_APP
+        from service.web.security import (
             content_security_policy,
             init_body_limit,
             init_security_headers,
@@ -93,7 +96,11 @@ class TokenService:
 
         mounted: list[tuple[Blueprint, str]] = [(api.bp, "/api")]
         if self.signin:
-            from service import picker, signin, signout  # noqa: F401  (their routes join auth.bp)
+            from service.web import (
+                picker,  # noqa: F401
+                signin,  # noqa: F401
+                signout,  # noqa: F401  (their routes join auth.bp)
+            )
 
             mounted.append((auth.bp, ""))
         if self.webhooks:

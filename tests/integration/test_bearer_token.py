@@ -13,7 +13,7 @@ import requests
 from emulator import sessions as grants
 from emulator.control_client import API_KEY, MINT
 from emulator.keys import SigningKey
-from service.access_tokens import MAX_LIFETIME
+from service.workos.access_tokens import MAX_LIFETIME
 from tests.seed_names import ACME
 from tests.support import ThreadedServer, authkit_sign_in
 

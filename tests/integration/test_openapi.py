@@ -22,8 +22,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from service.openapi import openapi_document
-from service.session_records import SessionStoreUnavailable
+from service.sessions.records import SessionStoreUnavailable
+from service.web.openapi import openapi_document
 from tests.conftest import Browser
 from tests.seed_names import ACME, ALICE, CAROL, GLOBEX
 from tests.support import ThreadedServer, authkit_sign_in
@@ -443,7 +443,7 @@ def test_every_documented_error_code_is_driven_live(document):
 
 def test_every_error_code_raised_by_the_api_is_documented(document):
     # A literal ApiError(status, "code", ...) in the API module must appear in the description.
-    source = (ROOT / "service" / "api.py").read_text()
+    source = (ROOT / "service" / "web" / "api.py").read_text()
     raised = set(re.findall(r'ApiError\(\s*(\d{3}),\s*"([a-z_]+)"', source))
     documented = {
         (status, code)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from emulator.control_client import MINT
-from service.events import EventsPoller
+from service.sessions.events import EventsPoller
 from tests.conftest import Browser
 from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX
 

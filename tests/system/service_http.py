@@ -6,7 +6,7 @@ import requests
 from flask import Flask
 
 from emulator.stack import service_env, sign_in_over_http
-from service.cookie import CookieSessionInterface
+from service.web.cookie import CookieSessionInterface
 from tests.seed_names import ALICE
 
 CSRF = {"X-CSRF": "1"}

@@ -25,8 +25,8 @@ from flask import Flask
 
 from emulator.control_client import API_KEY
 from emulator.stack import start_service
-from service.cookie import CookieSessionInterface
-from service.session_sqlite import SqliteSessionStore
+from service.sessions.sqlite_store import SqliteSessionStore
+from service.web.cookie import CookieSessionInterface
 from tests.system.service_http import CSRF, SECRET, cookie_content, signed_in
 from tests.system.test_process_faults import wait_workers
 from tests.unit.test_webhook_signature import sign

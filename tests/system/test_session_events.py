@@ -28,7 +28,7 @@ from tests.system.service_http import CSRF, get_token, signed_in
 API = {"Authorization": f"Bearer {API_KEY}"}
 WEBHOOK_SECRET = "whsec_system_tests_0123456789abcdef"
 BURST_OK = {"TOKEN_RATE_LIMIT": "100000/minute"}  # the watchers ask many times a second
-COPY_SECONDS = 1.0  # how old a worker's copy of a record may be (service/sessions.py)
+COPY_SECONDS = 1.0  # how old a worker's copy of a record may be (service/sessions/lifecycle.py)
 WEBHOOK_BOUND = 2.0  # the bound: every worker and host within 2 s
 POLL_SECONDS = 0.5
 POLL_BOUND = POLL_SECONDS + 2.0

@@ -14,7 +14,7 @@ import pytest
 
 from bench.slow import BOUND, SLOW, measure
 from emulator.stack import start_service
-from service.gunicorn_worker import READ_TIMEOUT
+from service.ops.gunicorn_worker import READ_TIMEOUT
 from tests.system.service_http import get_token, signed_in
 
 

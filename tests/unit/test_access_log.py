@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from service.access_log import EscapedAtoms, escape
+from service.ops.access_log import EscapedAtoms, escape
 
 ESCAPE = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[\\\"])")
 # How a backslash-aware reader finds a quoted field: a quote ends it unless escaped.

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from emulator.keys import SigningKey
-from service.access_tokens import AccessTokenVerifier, InvalidAccessToken
-from service.workos import WorkOSTransportError
+from service.workos.access_tokens import AccessTokenVerifier, InvalidAccessToken
+from service.workos.client import WorkOSTransportError
 
 ISSUER = "https://api.workos.com"
 

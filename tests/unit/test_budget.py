@@ -5,9 +5,9 @@ import time
 import pytest
 
 from emulator.stack import start_redis
-from service.budget import DEFAULT_PAUSE, MAX_PAUSE, TRANSIT_SECONDS, Budget
-from service.redis_link import RedisLink
-from service.workos import WorkOSRefused
+from service.core.redis_link import RedisLink
+from service.workos.budget import DEFAULT_PAUSE, MAX_PAUSE, TRANSIT_SECONDS, Budget
+from service.workos.client import WorkOSRefused
 from tests.support import FakeClock, require_tool
 
 SECRET = "budget-test-secret-0123456789abcdef"

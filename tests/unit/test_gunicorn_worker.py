@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.gunicorn_worker import BODY_BUFFER, HEAD_BUFFER, complete
+from service.ops.gunicorn_worker import BODY_BUFFER, HEAD_BUFFER, complete
 
 HEAD = b"POST /webhooks/workos HTTP/1.1\r\nHost: x\r\n"
 

@@ -7,9 +7,9 @@ import pytest
 from limits import parse_many
 
 from emulator.stack import start_redis
-from service.errors import ApiError
-from service.ratelimit import MemoryWindows, RateLimit
-from service.redis_link import RedisLink
+from service.core.redis_link import RedisLink
+from service.web.errors import ApiError
+from service.web.ratelimit import MemoryWindows, RateLimit
 from tests.support import FakeClock, require_tool
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"
@@ -78,7 +78,7 @@ def test_redis_down_falls_back_to_memory_and_comes_back(redis_url, caplog):
     limit.check("u")
     proc.stop()
     # pytest captures non-propagating loggers too (the service's, once an app configured it).
-    with caplog.at_level(logging.WARNING, logger="service.redis_link"):
+    with caplog.at_level(logging.WARNING, logger="service.core.redis_link"):
         for _ in range(5):
             limit.check("u")  # answered from memory, no error
     assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from redis.cluster import key_slot
 
-from service.ratelimit import RateLimit
-from service.redis_link import RedisLink, check_url, cluster_nodes
-from service.redis_store import RedisTokenStore
-from service.session_redis import RedisSessionStore
-from service.settings import SettingsError, load_settings
+from service.config.settings import SettingsError, load_settings
+from service.core.redis_link import RedisLink, check_url, cluster_nodes
+from service.sessions.redis_store import RedisSessionStore
+from service.tokens.redis_store import RedisTokenStore
+from service.web.ratelimit import RateLimit
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"
 CLUSTER = "redis+cluster://10.0.0.1:7000,10.0.0.2:7001,redis-3.internal:7002"

@@ -13,10 +13,10 @@ import pytest
 import redis
 
 from emulator.stack import start_redis
-from service.redis_link import RedisLink
-from service.redis_store import RedisTokenStore, make_token_store
-from service.token_store import CachedToken, MemoryTokenStore
-from service.tokens import TokenBroker
+from service.core.redis_link import RedisLink
+from service.tokens.broker import TokenBroker
+from service.tokens.redis_store import RedisTokenStore, make_token_store
+from service.tokens.store import CachedToken, MemoryTokenStore
 from tests.support import FakeClock, require_tool
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"
@@ -55,12 +55,14 @@ def stores():
 
 @pytest.fixture
 def warnings_logged():
-    """WARNING records of service.redis_store and redis_link (a handler of their own:
+    """WARNING records of service.tokens.redis_store and redis_link (a handler of their own:
     "service" may not propagate to the root once an app has configured logging)."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = records.append
-    loggers = [logging.getLogger(f"service.{name}") for name in ("redis_store", "redis_link")]
+    loggers = [
+        logging.getLogger(f"service.{name}") for name in ("tokens.redis_store", "core.redis_link")
+    ]
     for logger in loggers:
         logger.addHandler(handler)
     yield records
@@ -266,7 +268,7 @@ def test_a_new_process_gets_a_new_connection_pool(redis_server, stores, monkeypa
     store = stores(redis_server, local_ttl=0)
     store.put(KEY, entry())
     parent = store._link._client
-    monkeypatch.setattr("service.redis_link.os.getpid", lambda: -1)  # as if forked
+    monkeypatch.setattr("service.core.redis_link.os.getpid", lambda: -1)  # as if forked
     assert store.get(KEY) == entry()
     assert store._link._client is not parent
     parent.close()

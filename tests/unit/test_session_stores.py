@@ -11,10 +11,10 @@ from dataclasses import replace
 import pytest
 
 from emulator.stack import free_port
-from service.redis_link import RedisLink
-from service.session_records import MemorySessionStore, SessionRecord, SessionStoreUnavailable
-from service.session_redis import RedisSessionStore
-from service.session_sqlite import SqliteSessionStore
+from service.core.redis_link import RedisLink
+from service.sessions.records import MemorySessionStore, SessionRecord, SessionStoreUnavailable
+from service.sessions.redis_store import RedisSessionStore
+from service.sessions.sqlite_store import SqliteSessionStore
 from tests.support import FakeClock
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"

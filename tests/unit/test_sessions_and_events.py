@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.events import EventApplier, NotAnEvent, parse_event
-from service.session_records import MemorySessionStore, SessionStoreUnavailable
-from service.sessions import Sessions
-from service.tokens import TokenBroker
+from service.sessions.events import EventApplier, NotAnEvent, parse_event
+from service.sessions.lifecycle import Sessions
+from service.sessions.records import MemorySessionStore, SessionStoreUnavailable
+from service.tokens.broker import TokenBroker
 from tests.support import FakeClock
 
 T0 = 1_700_000_000.0

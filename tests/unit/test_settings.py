@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.settings import SettingsError, load_settings
+from service.config.settings import SettingsError, load_settings
 
 GOOD = {
     "WORKOS_API_KEY": "sk_test_abc",

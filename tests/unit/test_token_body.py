@@ -9,8 +9,8 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.api import json_token, token_body, utc_iso
-from service.tokens import IssuedToken
+from service.tokens.broker import IssuedToken
+from service.web.api import json_token, token_body, utc_iso
 
 T0 = 1_700_000_000.25
 JWT_LIKE = st.text(alphabet=string.ascii_letters + string.digits + "-_.", max_size=2000)

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.token_lifetime import MAX_LIFETIME, refresh_margin, token_lifetime
-from service.token_store import CachedToken, MemoryTokenStore
-from service.tokens import IssuedToken, TokenBroker, TokenUnavailable
+from service.tokens.broker import IssuedToken, TokenBroker, TokenUnavailable
+from service.tokens.lifetime import MAX_LIFETIME, refresh_margin, token_lifetime
+from service.tokens.store import CachedToken, MemoryTokenStore
 from tests.support import FakeClock
 
 SIGNING_KEY = "unit-test-signing-key-0123456789abcdef"  # 32+ bytes: PyJWT warns below that
@@ -598,7 +598,7 @@ def test_an_observer_that_fails_is_logged_and_ignored(
         raise RuntimeError("metrics backend down")
 
     broker = TokenBroker(minter, clock=clock, observer=observe)
-    with caplog.at_level(logging.ERROR, logger="service.tokens"):
+    with caplog.at_level(logging.ERROR, logger="service.tokens.broker"):
         assert broker.get("s1", "u1", "org_a").cached is False
         assert broker.get("s1", "u1", "org_a").cached is True
     assert len(caplog.records) == 2
@@ -691,7 +691,7 @@ def test_a_wall_clock_stepped_back_does_not_serve_an_expired_token(minter: Minte
 def test_unverified_claims_agrees_with_pyjwt_and_refuses_what_is_not_a_jwt():
     import jwt as pyjwt
 
-    from service.claims import unverified_claims
+    from service.core.claims import unverified_claims
 
     token = pyjwt.encode({"exp": 2_000_000_000, "iat": 1_999_999_700, "sid": "s"}, "k" * 32)
     assert unverified_claims(token) == pyjwt.decode(token, options={"verify_signature": False})

@@ -6,10 +6,11 @@ import sys
 
 import pytest
 
-from service import create_app, tracing
-from service.ops import JsonFormatter
-from service.tokens import TokenBroker
-from service.tracing_proxies import TracedBroker
+from service import create_app
+from service.core import tracing
+from service.ops.probes import JsonFormatter
+from service.ops.tracing_proxies import TracedBroker
+from service.tokens.broker import TokenBroker
 
 SETTINGS = {
     "WORKOS_API_KEY": "sk_test_x",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.webhooks import TOLERANCE_SECONDS, InvalidSignature, verify_signature
+from service.web.webhooks import TOLERANCE_SECONDS, InvalidSignature, verify_signature
 
 SECRET = "whsec_unit_0123456789abcdef"
 BODY = b'{"id":"event_01","event":"session.revoked","data":{"id":"session_01"}}'

@@ -1,4 +1,4 @@
-"""service.workos: outgoing requests, error mapping, retries, sessions and real sockets."""
+"""service.workos.client: outgoing requests, error mapping, retries, sessions and real sockets."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from emulator.stack import free_port
-from service import workos_transport
-from service.workos import (
+from service.workos import transport as workos_transport
+from service.workos.client import (
     OrganizationSelectionRequired,
     WorkOSClient,
     WorkOSError,

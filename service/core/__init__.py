@@ -1,0 +1,1 @@
+"""Foundations every package shares: keys, sealing, Redis, claims, errors, tracing."""

@@ -1,0 +1,1 @@
+"""Operations: probes, metrics, logs, traces, CLI and the gunicorn worker."""

@@ -1,0 +1,1 @@
+"""Sessions: records, their SQLite and Redis stores, lifecycle, WorkOS events and organizations."""

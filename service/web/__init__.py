@@ -1,0 +1,1 @@
+"""The Flask side: routes, cookie, CSRF, CORS, headers and error pages."""
