@@ -74,6 +74,7 @@ system-packages:
 
 lint: $(STAMP) typecheck
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff format --check .
 
 # mypy over service/ and emulator/, configured in pyproject.toml ([tool.mypy]).

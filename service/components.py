@@ -22,6 +22,7 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> None:
     )
     from service.sessions.events import EventApplier, EventsPoller
     from service.sessions.lifecycle import Sessions
+    from service.sessions.organizations import OrganizationLists
     from service.sessions.stores import make_session_store
     from service.tokens.broker import TokenBroker
     from service.tokens.redis_store import make_token_store
@@ -112,8 +113,10 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> None:
             message="Too many organization switches; wait a little.",
         ),
         sealer=Sealer(settings.secret_key, "pending-authentication", settings.secret_key_fallbacks),
-        organization_sealer=Sealer(
-            settings.secret_key, "organization-list", settings.secret_key_fallbacks
+        organizations=OrganizationLists(
+            client,
+            session_store,
+            Sealer(settings.secret_key, "organization-list", settings.secret_key_fallbacks),
         ),
         pkce_key=derive(settings.secret_key, "pkce-verifier"),
     )

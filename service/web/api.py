@@ -14,7 +14,6 @@ from typing import Concatenate, ParamSpec
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from service.sessions.organizations import switch_organization_to
 from service.sessions.records import SessionRecord
 from service.tokens.broker import IssuedToken, TokenUnavailable
 from service.tokens.widgets import widget_audience
@@ -29,6 +28,7 @@ from service.web.security import (
     csrf_token,
     require_csrf,
 )
+from service.web.switch import switch_organization_to
 from service.workos.client import WorkOSError
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from service.sessions.organizations import switch_organization_to
 from service.web.auth import require_user, signed_in_user
 from service.web.errors import ApiError
 from service.web.security import csrf_token, require_csrf
+from service.web.switch import switch_organization_to
 
 bp = Blueprint("pages", __name__)
 

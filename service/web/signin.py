@@ -17,7 +17,6 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from service.core.claims import unverified_claims
-from service.sessions.organizations import organizations_of, remember
 from service.web.auth import bp, home_url, public_origin, sessions, workos
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError, upstream_error_for
@@ -198,7 +197,8 @@ def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
     """Start a fresh session record for the authenticated user and their organization."""
     user = result["user"]
     # Part of signing in: these calls may spend the budget's sign-in reserve.
-    organizations = organizations_of(workos(), user["id"], kind="signin")
+    lists = current_app.extensions["organizations"]
+    organizations = lists.list(user["id"], kind="signin")
     picked = result.get("organization_id")
     current = next((o for o in organizations if o["id"] == picked), None)
     if picked and current is None:
@@ -207,7 +207,7 @@ def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
         organizations.append(current)
     elif not picked and len(organizations) == 1:
         current = organizations[0]
-    remember(user["id"], organizations)  # a switch in the next minute need not list again
+    lists.remember(user["id"], organizations)  # a switch in the next minute need not list again
     choose = current is None and len(organizations) > 1
 
     # No fixation: the browser's previous session ends and the new id is random. Flows other
