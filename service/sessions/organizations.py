@@ -22,7 +22,7 @@ class OrganizationLists:
         self._store = store  # every host's: a list kept by one is reused by another
         self._sealer = sealer
 
-    def list(self, user_id: str, kind: str = "memberships") -> list[dict]:
+    def listed(self, user_id: str, kind: str = "memberships") -> list[dict]:
         """The user's active organizations as [{id, name}], listed from WorkOS."""
         organizations = []
         for membership in self._client.list_organization_memberships(user_id=user_id, kind=kind):

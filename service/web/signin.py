@@ -198,7 +198,7 @@ def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
     user = result["user"]
     # Part of signing in: these calls may spend the budget's sign-in reserve.
     lists = current_app.extensions["organizations"]
-    organizations = lists.list(user["id"], kind="signin")
+    organizations = lists.listed(user["id"], kind="signin")
     picked = result.get("organization_id")
     current = next((o for o in organizations if o["id"] == picked), None)
     if picked and current is None:

@@ -23,7 +23,7 @@ def switch_organization_to(record: SessionRecord, organization_id: str) -> dict:
     if chosen is None:
         # Not in a kept list (or none kept): ask WorkOS, the membership may be new.
         try:
-            organizations = lists.list(record.user_id)
+            organizations = lists.listed(record.user_id)
         except WorkOSError as exc:
             raise upstream_error_for(exc) from None
         lists.remember(record.user_id, organizations)
