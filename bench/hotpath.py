@@ -21,6 +21,7 @@ from bench.report import Row
 from bench.stack import HIGH_RATE_LIMIT, ORG, TOKEN_ROUTE, Stack, bench_user
 from emulator.control_client import API_KEY
 from emulator.stack import service_env
+from service import components
 
 REQUESTS = 400
 REPEATS = 4  # rounds over all variants; the fastest round of each counts
@@ -83,7 +84,7 @@ class _NoLimit:
 def _hits(app, client) -> dict[str, float]:
     """Best per-request time of a cache hit and of /healthz, with suspects switched off."""
     anonymous = app.test_client()
-    limit = app.extensions["rate_limit"]
+    limit = components.of(app).limits.token
     # label: (SESSION_REFRESH_EACH_REQUEST, rate limit on, path, client)
     variants = {
         "token": (False, True, TOKEN_ROUTE, client),
@@ -97,11 +98,11 @@ def _hits(app, client) -> dict[str, float]:
         for _ in range(REPEATS):  # interleaved, so a busy moment hits every variant alike
             for label, (refresh, limited, path, http) in variants.items():
                 app.config["SESSION_REFRESH_EACH_REQUEST"] = refresh
-                app.extensions["rate_limit"] = limit if limited else _NoLimit()
+                components.of(app).limits.token = limit if limited else _NoLimit()
                 timings[label] = min(timings[label], _per_request_us(http, path))
     finally:
         app.config["SESSION_REFRESH_EACH_REQUEST"] = False
-        app.extensions["rate_limit"] = limit
+        components.of(app).limits.token = limit
     return timings
 
 
@@ -111,8 +112,8 @@ def _misses(app, client, emulator_url: str, profile: cProfile.Profile) -> dict[s
     with client.session_transaction() as session:
         session_id = session["session_id"]
     # Cached tokens are keyed by the record's token_session (its id and gen).
-    session_id = app.extensions["sessions"].get(session_id).token_session
-    broker = app.extensions["tokens"]
+    session_id = components.of(app).sessions.get(session_id).token_session
+    broker = components.of(app).tokens
     body = {"organization_id": ORG, "user_id": bench_user(0)[0]}
     auth = {"Authorization": f"Bearer {API_KEY}"}
     miss, direct = [], []

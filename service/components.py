@@ -1,14 +1,76 @@
-"""The service's collaborators (WorkOS client, budget, token broker, sessions, limits), built
-once per app from its Settings and kept in app.extensions."""
+"""What the service is built of (WorkOS client, budget, token broker, sessions, limits):
+one typed Components per app, built once from its Settings."""
 
 from __future__ import annotations
 
-from flask import Flask
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
 
 from service.config.settings import Settings
+from service.web.context import unproxied
+
+if TYPE_CHECKING:
+    from service.core.sealing import Sealer
+    from service.ops.metrics import Metrics
+    from service.sessions.events import EventApplier, EventsPoller
+    from service.sessions.lifecycle import Sessions
+    from service.sessions.organizations import OrganizationLists
+    from service.tokens.broker import TokenBroker
+    from service.web.bearer import BearerAuth
+    from service.web.ratelimit import RateLimit
+    from service.workos.budget import Budget
+    from service.workos.client import WorkOSClient
+
+# The one key of app.extensions the service uses: its TokenService, which holds these.
+EXTENSION = "token_service"
 
 
-def build(app: Flask, settings: Settings, *, traced: bool) -> None:
+@dataclass(slots=True)
+class Limits:
+    """The per-caller rate limits: token routes (per user), sign-ins (per address), switches."""
+
+    token: RateLimit
+    signin: RateLimit
+    switch: RateLimit
+
+
+@dataclass(slots=True)
+class Components:
+    """Every collaborator of the routes, the CLI and the probes, built once per app."""
+
+    settings: Settings
+    workos: WorkOSClient
+    budget: Budget
+    tokens: TokenBroker
+    sessions: Sessions
+    events: EventApplier
+    organizations: OrganizationLists
+    metrics: Metrics
+    limits: Limits
+    # Seals a sign-in's pending authentication (email verification, organization choice).
+    pending_sealer: Sealer
+    # Keys the PKCE verifier derived from a sign-in's state.
+    pkce_key: bytes
+    # AUTHKIT_BEARER: the verifier of AuthKit access tokens; None otherwise.
+    bearer: BearerAuth | None = None
+    # WORKOS_EVENTS_POLL_SECONDS: the Events API poller's thread; None otherwise.
+    events_poller: EventsPoller | None = None
+
+
+def of(app: Flask) -> Components:
+    """The Components of an app the service is built into."""
+    return app.extensions[EXTENSION].components
+
+
+def current() -> Components:
+    """The Components of the app handling this request (or CLI command)."""
+    return unproxied(current_app).extensions[EXTENSION].components
+
+
+def build(app: Flask, settings: Settings, *, traced: bool) -> Components:
+    """Build every collaborator from settings (and start the events poller when asked)."""
     """Build every collaborator of the routes into app.extensions (and start the poller)."""
     from service.core.keys import derive
     from service.core.redis_link import RedisLink
@@ -79,7 +141,7 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> None:
     if traced:
         session_store = TracedSessionStore(session_store)
     sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
-    revoked = None
+    revoked = bearer = None
     if settings.authkit_bearer:
         from service.sessions.revoked import RevokedSessions
         from service.web.bearer import BearerAuth
@@ -87,40 +149,44 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> None:
 
         assert settings.authkit_issuer is not None  # set with authkit_bearer (settings.py)
         revoked = RevokedSessions(session_store, broker, settings.secret_key)
-        app.extensions["bearer"] = BearerAuth(
-            AccessTokenVerifier(client.get_jwks, settings.authkit_issuer), revoked
-        )
+        bearer = BearerAuth(AccessTokenVerifier(client.get_jwks, settings.authkit_issuer), revoked)
     applier = EventApplier(sessions, revoked)
-    app.extensions.update(
+    poller = None
+    if settings.workos_events_poll_seconds:
+        poller = EventsPoller(client, applier, session_store, settings.workos_events_poll_seconds)
+        poller.start()
+    return Components(
         settings=settings,
         workos=client,
+        budget=budget,
         tokens=broker,
         sessions=sessions,
         events=applier,
-        metrics=metrics,
-        budget=budget,
-        rate_limit=RateLimit(settings.token_rate_limit, link, settings.secret_key),
-        signin_rate_limit=RateLimit(
-            settings.signin_rate_limit,
-            link,
-            settings.secret_key,
-            message="Too many sign-in attempts from this address; wait a little.",
-        ),
-        switch_rate_limit=RateLimit(
-            settings.switch_rate_limit,
-            link,
-            settings.secret_key,
-            message="Too many organization switches; wait a little.",
-        ),
-        sealer=Sealer(settings.secret_key, "pending-authentication", settings.secret_key_fallbacks),
         organizations=OrganizationLists(
             client,
             session_store,
             Sealer(settings.secret_key, "organization-list", settings.secret_key_fallbacks),
         ),
+        metrics=metrics,
+        limits=Limits(
+            token=RateLimit(settings.token_rate_limit, link, settings.secret_key),
+            signin=RateLimit(
+                settings.signin_rate_limit,
+                link,
+                settings.secret_key,
+                message="Too many sign-in attempts from this address; wait a little.",
+            ),
+            switch=RateLimit(
+                settings.switch_rate_limit,
+                link,
+                settings.secret_key,
+                message="Too many organization switches; wait a little.",
+            ),
+        ),
+        pending_sealer=Sealer(
+            settings.secret_key, "pending-authentication", settings.secret_key_fallbacks
+        ),
         pkce_key=derive(settings.secret_key, "pkce-verifier"),
+        bearer=bearer,
+        events_poller=poller,
     )
-    if settings.workos_events_poll_seconds:
-        poller = EventsPoller(client, applier, session_store, settings.workos_events_poll_seconds)
-        app.extensions["events_poller"] = poller
-        poller.start()

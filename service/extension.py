@@ -81,7 +81,9 @@ class TokenService:
         )
 
         settings = self._settings or settings_from_config(app.config)
-        components.build(app, settings, traced=self.whole_app and tracing.enabled())
+        self.components = components.build(
+            app, settings, traced=self.whole_app and tracing.enabled()
+        )
         app.extensions["token_service"] = self
         cookie = CookieSessionInterface(
             settings.secret_key,

@@ -13,6 +13,7 @@ import pytest
 
 from emulator.control_client import API_KEY, EmulatorControl
 from emulator.stack import service_env, start_redis
+from service import components
 from tests import support
 from tests.support import ThreadedServer, require_tool
 
@@ -228,7 +229,7 @@ def make_app(emulator, tmp_path):
 
     yield build
     for app in built:
-        poller = app.extensions.get("events_poller")
+        poller = components.of(app).events_poller
         if poller is not None:
             poller.stop()
 
@@ -271,7 +272,7 @@ class Browser:
             session_id = s.get("session_id")
         if session_id is None:
             return None
-        return self.client.application.extensions["sessions"].store.get(session_id)
+        return components.of(self.client.application).sessions.store.get(session_id)
 
     def csrf(self) -> str:
         """This session's form CSRF token (rendering a page makes one)."""

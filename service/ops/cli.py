@@ -10,9 +10,10 @@ import hashlib
 from datetime import UTC, datetime
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
+from service.components import current
 from service.sessions.lifecycle import Sessions
 from service.sessions.records import SessionRecord
 
@@ -50,7 +51,7 @@ def _chosen(user: str | None, organization: str | None, every: bool) -> list[Ses
 
 
 def _sessions() -> Sessions:
-    sessions: Sessions = current_app.extensions["sessions"]
+    sessions: Sessions = current().sessions
     return sessions
 
 
@@ -108,7 +109,7 @@ def end_sessions(user: str | None, organization: str | None, every: bool, yes: b
 @budget_cli.command("show")
 def show_budget() -> None:
     """Limits, calls in the current window and pauses after a WorkOS 429, by kind."""
-    shown = current_app.extensions["budget"].show()
+    shown = current().budget.show()
     click.echo(f"scope: {shown['scope']}")
     click.echo(
         f"window: {shown['window_seconds']:g} s; total {shown['total']}, "

@@ -20,6 +20,7 @@ import requests
 from flask import current_app, url_for
 from flask.cli import with_appcontext
 
+from service.components import current
 from service.config.settings import Settings
 from service.web.webhooks import InvalidSignature, verify_signature
 from service.workos.client import WorkOSClient
@@ -39,8 +40,8 @@ class _Context:
     """What the checks share: settings, the WorkOS client, and the API call's Date header."""
 
     def __init__(self, redirect_uri: str | None) -> None:
-        self.settings: Settings = current_app.extensions["settings"]
-        self.client: WorkOSClient = current_app.extensions["workos"]
+        self.settings: Settings = current().settings
+        self.client: WorkOSClient = current().workos
         self.redirect_uri = redirect_uri
         self.workos_date: str | None = None
         self.answered_at = 0.0
@@ -123,7 +124,7 @@ def _webhook_secret(ctx: _Context) -> str:
 
 
 def _session_store(ctx: _Context) -> str:
-    store = current_app.extensions["sessions"].store
+    store = current().sessions.store
     name, value = f"check:{secrets.token_hex(8)}", secrets.token_hex(8)
     store.set_value(name, value, 60)
     read = store.get_value(name)

@@ -10,8 +10,9 @@ import re
 import sys
 import time
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 
+from service.components import current, of
 from service.core import tracing
 from service.web.errors import ApiError
 from service.web.hooks import WHOLE_APP, Scopes, after, before
@@ -87,7 +88,7 @@ def init_request_hooks(app: Flask, scopes: Scopes = WHOLE_APP) -> None:
     """Request ids (a caller's plain X-Request-ID, else a new one, echoed on every answer),
     and what an error answer counts: the token route's outcome, a refusal's route. (The
     token route counts its own hits and misses.)"""
-    metrics = app.extensions["metrics"]
+    metrics = of(app).metrics
     traced = tracing.enabled()
 
     def _assign() -> None:
@@ -117,7 +118,7 @@ def init_request_hooks(app: Flask, scopes: Scopes = WHOLE_APP) -> None:
 
 def _holds_metrics_token() -> bool:
     """True when METRICS_TOKEN is set and the request carries it as a Bearer token."""
-    token = current_app.extensions["settings"].metrics_token
+    token = current().settings.metrics_token
     if token is None:
         return False
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -129,9 +130,9 @@ def _holds_metrics_token() -> bool:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text format, summed over gunicorn workers (METRICS_TOKEN when set)."""
-    if current_app.extensions["settings"].metrics_token and not _holds_metrics_token():
+    if current().settings.metrics_token and not _holds_metrics_token():
         raise ApiError(401, "unauthenticated", "Send Authorization: Bearer <METRICS_TOKEN>.")
-    registry = current_app.extensions["metrics"]
+    registry = current().metrics
     return Response(registry.render(), content_type=registry.content_type)
 
 
@@ -146,8 +147,8 @@ def readyz() -> Response:
     """Readiness: ok or degraded; which store is what only for the METRICS_TOKEN holder."""
     # A degraded Redis store still serves from memory, so it is reported, not failed: failing
     # readiness would take every host out of the load balancer at once.
-    tokens = current_app.extensions["tokens"].health()
-    sessions = current_app.extensions["sessions"].store.health()
+    tokens = current().tokens.health()
+    sessions = current().sessions.store.health()
     ok = not tokens.get("degraded") and sessions.get("ok", True)
     status = "ok" if ok else "degraded"
     if not _holds_metrics_token():

@@ -12,12 +12,13 @@ from functools import wraps
 from json.encoder import encode_basestring_ascii
 from typing import Concatenate, ParamSpec
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
+from service.components import Components, current
 from service.sessions.records import SessionRecord
 from service.tokens.broker import IssuedToken, TokenUnavailable
 from service.tokens.widgets import widget_audience
-from service.web.auth import sessions, signed_in_user
+from service.web.auth import signed_in_user
 from service.web.bearer import Caller, bearer_token
 from service.web.context import unproxied
 from service.web.errors import ApiError, upstream_error_for
@@ -65,7 +66,7 @@ def token_route(view: Callable[Concatenate[Caller, P], Response]) -> Callable[P,
 
     @wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-        bearer = unproxied(current_app).extensions.get("bearer")
+        bearer = current().bearer
         if bearer is None:
             return session_view(*args, **kwargs)
         token = bearer_token(unproxied(request).environ)
@@ -82,13 +83,13 @@ def token_route(view: Callable[Concatenate[Caller, P], Response]) -> Callable[P,
 @token_route
 def graphql_token(caller: Caller) -> Response:
     """A Client API token for the caller's user and current organization."""
-    extensions = unproxied(current_app).extensions
+    parts = current()
     # Per user across all their sessions, counted before any cache or WorkOS work.
-    extensions["rate_limit"].check(f"user:{caller.user_id}")
+    parts.limits.token.check(f"user:{caller.user_id}")
     organization_id = caller.organization_id
     if not organization_id:
         raise ApiError(403, "no_organization", "You are not acting for any organization.")
-    issued = _issue(extensions, caller, organization_id, organization_id)
+    issued = _issue(parts, caller, organization_id, organization_id)
     # Bytes straight into the response: jsonify's provider machinery costs more than the rest
     # of a cache hit's view, and a str body is encoded again by the response.
     return Response(token_body(issued, organization_id), content_type="application/json")
@@ -98,15 +99,15 @@ def graphql_token(caller: Caller) -> Response:
 @token_route
 def widget_token(caller: Caller) -> Response:
     """A widget token for WorkOS's React widgets, with the scopes the page asks for."""
-    extensions = unproxied(current_app).extensions
-    extensions["rate_limit"].check(f"user:{caller.user_id}")
-    scopes = _asked_scopes(extensions["settings"].widget_token_scopes)
+    parts = current()
+    parts.limits.token.check(f"user:{caller.user_id}")
+    scopes = _asked_scopes(parts.settings.widget_token_scopes)
     organization_id = caller.organization_id
     if scopes and not organization_id:
         raise ApiError(
             403, "no_organization", "Widget scopes need an organization; ask without scopes."
         )
-    issued = _issue(extensions, caller, widget_audience(organization_id, scopes), organization_id)
+    issued = _issue(parts, caller, widget_audience(organization_id, scopes), organization_id)
     return jsonify(
         token=issued.token,
         expires_at=utc_iso(issued.expires_at),
@@ -131,10 +132,10 @@ def _asked_scopes(allowed: tuple[str, ...]) -> list[str]:
 
 
 def _issue(
-    extensions: dict, caller: Caller, audience: str, organization_id: str | None
+    parts: Components, caller: Caller, audience: str, organization_id: str | None
 ) -> IssuedToken:
     """The broker's token for this session and audience, WorkOS's failures mapped (§3)."""
-    broker, metrics = extensions["tokens"], extensions["metrics"]
+    broker, metrics = parts.tokens, parts.metrics
     record = caller.record
     try:
         issued = broker.get(caller.token_session, caller.user_id, audience)
@@ -150,7 +151,7 @@ def _issue(
         if error.code == "not_a_member" and organization_id is not None and record is not None:
             # The membership is gone: stop acting for that organization (a bearer caller's
             # organization is its access token's, until AuthKit refreshes it).
-            sessions().update(
+            current().sessions.update(
                 record.id,
                 lambda r: replace(r.without(organization_id), organization=None),
             )

@@ -13,12 +13,12 @@ from flask import Blueprint, current_app, g, request, url_for
 from flask.sessions import SessionMixin
 from flask_login import UserMixin
 
+from service.components import current, of
 from service.sessions.lifecycle import Sessions
 from service.sessions.records import SessionRecord
 from service.web.context import unproxied
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError
-from service.workos.client import WorkOSClient
 
 bp = Blueprint("auth", __name__)
 
@@ -71,11 +71,6 @@ def _user_of(sessions: Sessions, cookie: SessionMixin) -> User | None:
     return User(record)
 
 
-def sessions() -> Sessions:
-    """This app's Sessions."""
-    return current_app.extensions["sessions"]
-
-
 def signed_in_user() -> User | None:
     """The request's signed-in user, or None: loaded once per request."""
     context = unproxied(g)
@@ -83,7 +78,7 @@ def signed_in_user() -> User | None:
     loaded: list[User | None] | None = getattr(context, USER_ATTRIBUTE, None)
     if loaded is None:
         app = unproxied(current_app)
-        loaded = [_user_of(app.extensions["sessions"], browser_session())]
+        loaded = [_user_of(of(app).sessions, browser_session())]
         setattr(context, USER_ATTRIBUTE, loaded)
     return loaded[0]
 
@@ -101,11 +96,6 @@ def current_record() -> SessionRecord:
     return require_user().record
 
 
-def workos() -> WorkOSClient:
-    """This app's WorkOS client."""
-    return current_app.extensions["workos"]
-
-
 def home_url(signed_out: bool = False) -> str:
     """The page a sign-in returns to by default: the service's page, else the app's home
     (`signed_out`: the service's page then confirms a sign-out)."""
@@ -117,4 +107,4 @@ def home_url(signed_out: bool = False) -> str:
 
 def public_origin() -> str:
     """The public origin: APP_BASE_URL, else the request's (the proxy's, when trusted)."""
-    return current_app.extensions["settings"].app_base_url or request.host_url.rstrip("/")
+    return current().settings.app_base_url or request.host_url.rstrip("/")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from service.components import current
 from service.web.auth import require_user, signed_in_user
 from service.web.errors import ApiError
 from service.web.security import csrf_token, require_csrf
@@ -26,7 +27,7 @@ def index() -> ResponseReturnValue:
             ended=request.args.get("ended") == "1",
             signed_out=request.args.get("signed_out") == "1",
         )
-    settings = current_app.extensions["settings"]
+    settings = current().settings
     return render_template(
         "token_service/app.html",
         user=user,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from flask import current_app, redirect, render_template, request
+from flask import redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
-from service.web.auth import bp, current_record, sessions, signed_in_user, workos
+from service.components import current
+from service.web.auth import bp, current_record, signed_in_user
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError
 from service.web.security import csrf_token, require_csrf
@@ -58,7 +59,7 @@ def finish_organization() -> ResponseReturnValue:
     if pending.get("local"):
         # Signed in already, with several memberships and no organization picked by WorkOS.
         # Only while the record still lists it: an event may have removed it since.
-        updated = sessions().update(
+        updated = current().sessions.update(
             current_record().id,
             lambda r: (
                 replace(r, organization=chosen, picking=None) if chosen in r.organizations else r
@@ -68,11 +69,11 @@ def finish_organization() -> ResponseReturnValue:
             raise ApiError(403, "not_a_member", "You are no longer a member of that organization.")
         return redirect(pending["n"], 302)
     pick = browser_session().pop("pick")
-    sealed = sessions().store.pop_value("pick:" + pick)  # single use
+    sealed = current().sessions.store.pop_value("pick:" + pick)  # single use
     if sealed is None:
         raise ApiError(400, "sign_in_failed", "The organization choice expired. Sign in again.")
     try:
-        result = workos().authenticate_with_organization_selection(
+        result = current().workos.authenticate_with_organization_selection(
             pending_authentication_token=pending["token"], organization_id=organization_id
         )
         return sign_in(result, pending["n"])
@@ -83,8 +84,8 @@ def finish_organization() -> ResponseReturnValue:
 def _pending() -> dict | None:
     pick = browser_session().get("pick")
     if isinstance(pick, str):
-        sealed = sessions().store.get_value("pick:" + pick)
-        opened = current_app.extensions["sealer"].unseal(sealed) if sealed else None
+        sealed = current().sessions.store.get_value("pick:" + pick)
+        opened = current().pending_sealer.unseal(sealed) if sealed else None
         if opened is None:
             browser_session().pop("pick")
             return None

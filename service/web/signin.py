@@ -12,12 +12,13 @@ import re
 import secrets
 import time
 
-from flask import current_app, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from service.components import current
 from service.core.claims import unverified_claims
-from service.web.auth import bp, home_url, public_origin, sessions, workos
+from service.web.auth import bp, home_url, public_origin
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError, upstream_error_for
 from service.web.security import safe_next
@@ -36,7 +37,7 @@ FLOW_PREFIX = "flow:"  # a state issued by /login and not used yet, in the sessi
 def _verifier(state: str) -> str:
     # Derived from the state under a server key: the cookie need not carry it, and nobody
     # without SECRET_KEY can compute it from a state seen in a URL.
-    digest = hmac.new(current_app.extensions["pkce_key"], state.encode(), hashlib.sha256)
+    digest = hmac.new(current().pkce_key, state.encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
 
 
@@ -70,10 +71,10 @@ def login() -> ResponseReturnValue:
     flows[state] = [next_path, int(now)]
     # Issued here, kept server-side: a callback must name a state the store still holds, once
     # (a replayed pre-callback cookie still lists it in `flows`).
-    sessions().store.set_value(FLOW_PREFIX + state, "1", FLOW_MAX_AGE)
+    current().sessions.store.set_value(FLOW_PREFIX + state, "1", FLOW_MAX_AGE)
     browser_session()["flows"] = flows
     login_hint = (request.args.get("login_hint") or "")[:320] or None
-    url = workos().authorization_url(
+    url = current().workos.authorization_url(
         redirect_uri=public_origin() + url_for("auth.callback"),
         state=state,
         code_challenge=_challenge(_verifier(state)),
@@ -103,7 +104,9 @@ def callback() -> ResponseReturnValue:
     # Single use, whatever the cookie says (a replayed copy still lists the state): taken
     # from the store before WorkOS is asked. Only a state the cookie holds is looked up, so
     # a bogus callback costs the store nothing.
-    issued = flow is not None and sessions().store.pop_value(FLOW_PREFIX + state) is not None
+    issued = (
+        flow is not None and current().sessions.store.pop_value(FLOW_PREFIX + state) is not None
+    )
     if error:
         code = error if ERROR_CODE.fullmatch(error) else "unknown"
         raise ApiError(400, "sign_in_failed", f"WorkOS could not sign you in ({code}).")
@@ -120,7 +123,7 @@ def callback() -> ResponseReturnValue:
     if not code:
         raise ApiError(400, "sign_in_failed", "WorkOS sent no authorization code.")
     try:
-        result = workos().authenticate_with_code(
+        result = current().workos.authenticate_with_code(
             code=code,
             code_verifier=_verifier(state),
             ip_address=request.remote_addr,
@@ -136,7 +139,7 @@ def callback() -> ResponseReturnValue:
 def limit_signin() -> None:
     """SIGNIN_RATE_LIMIT per client: an IPv4 address or an IPv6 /64 (the forwarded address
     behind trusted proxies)."""
-    current_app.extensions["signin_rate_limit"].check(f"addr:{client_key(request.remote_addr)}")
+    current().limits.signin.check(f"addr:{client_key(request.remote_addr)}")
 
 
 def client_key(address: str | None) -> str:
@@ -165,7 +168,7 @@ def _end_browser_session() -> None:
     cookie = browser_session()
     session_id = cookie.get("session_id")
     if isinstance(session_id, str):
-        sessions().end(session_id)
+        current().sessions.end(session_id)
     flows = cookie.get("flows")
     cookie.clear()
     if flows:
@@ -187,8 +190,8 @@ def _start_selection(exc: OrganizationSelectionRequired, next_path: str) -> Werk
         "n": next_path,
     }
     pick = secrets.token_urlsafe(16)
-    sealed = current_app.extensions["sealer"].seal(json.dumps(pending))
-    sessions().store.set_value("pick:" + pick, sealed, FLOW_MAX_AGE)
+    sealed = current().pending_sealer.seal(json.dumps(pending))
+    current().sessions.store.set_value("pick:" + pick, sealed, FLOW_MAX_AGE)
     browser_session()["pick"] = pick
     return redirect(url_for("auth.choose_organization"), 302)
 
@@ -197,23 +200,24 @@ def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
     """Start a fresh session record for the authenticated user and their organization."""
     user = result["user"]
     # Part of signing in: these calls may spend the budget's sign-in reserve.
-    lists = current_app.extensions["organizations"]
+    parts = current()
+    lists = parts.organizations
     organizations = lists.listed(user["id"], kind="signin")
     picked = result.get("organization_id")
-    current = next((o for o in organizations if o["id"] == picked), None)
-    if picked and current is None:
-        named = workos().get_organization(picked, kind="signin").get("name", picked)
-        current = {"id": picked, "name": named}
-        organizations.append(current)
+    acting = next((o for o in organizations if o["id"] == picked), None)
+    if picked and acting is None:
+        named = parts.workos.get_organization(picked, kind="signin").get("name", picked)
+        acting = {"id": picked, "name": named}
+        organizations.append(acting)
     elif not picked and len(organizations) == 1:
-        current = organizations[0]
+        acting = organizations[0]
     lists.remember(user["id"], organizations)  # a switch in the next minute need not list again
-    choose = current is None and len(organizations) > 1
+    choose = acting is None and len(organizations) > 1
 
     # No fixation: the browser's previous session ends and the new id is random. Flows other
     # tabs started stay, so their callbacks still finish.
     _end_browser_session()
-    record = sessions().start(
+    record = parts.sessions.start(
         user={
             "id": user["id"],
             "email": user.get("email", ""),
@@ -222,7 +226,7 @@ def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
         },
         # Read without verifying (claims.py): it came from WorkOS in answer to our own call.
         sid=_sid(result.get("access_token")),
-        organization=current,
+        organization=acting,
         organizations=organizations,
         picking=next_path if choose else None,
     )
@@ -236,7 +240,7 @@ def sign_in(result: dict, next_path: str) -> WerkzeugResponse:
         cookie["sid"] = record.sid
     log.info(
         "signed in",
-        extra={"user_id": user["id"], "organization_id": current and current["id"]},
+        extra={"user_id": user["id"], "organization_id": acting and acting["id"]},
     )
     if choose:
         return redirect(url_for("auth.choose_organization"), 302)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, redirect, request
+from flask import jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
+from service.components import current
 from service.sessions.records import SessionStoreUnavailable
 from service.web import errors
-from service.web.auth import bp, home_url, public_origin, sessions, signed_in_user
+from service.web.auth import bp, home_url, public_origin, signed_in_user
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError
 from service.web.security import require_csrf, safe_next
@@ -28,7 +29,7 @@ def _return_to(value: str | None) -> str:
         return public_origin() + value
     parts = urlsplit(value)
     origin = f"{parts.scheme}://{parts.netloc}"
-    allowed = current_app.extensions["settings"].cors_allowed_origins
+    allowed = current().settings.cors_allowed_origins
     if (
         len(value) <= 2048
         and origin in allowed
@@ -64,15 +65,15 @@ def logout() -> ResponseReturnValue:
         record = user.record
         sid = record.sid
         try:
-            sessions().end(record.id)
+            current().sessions.end(record.id)
         except SessionStoreUnavailable:
-            sessions().end_later(record.id)
+            current().sessions.end_later(record.id)
     elif signed_in is None and isinstance(session_id, str):
         # A sign-out is never refused for an outage: the cookie goes now, WorkOS's session
         # ends by the logout URL (its id kept in the cookie for this), and the record is
         # deleted when the store answers again.
         require_csrf(message="Sign-out needs a valid CSRF token.")
-        sessions().end_later(session_id)
+        current().sessions.end_later(session_id)
         kept = cookie.get("sid")
         sid = kept if isinstance(kept, str) and kept else None
         log.warning("sign-out during a session store outage: the record is deleted later")
@@ -81,7 +82,7 @@ def logout() -> ResponseReturnValue:
     cookie.clear()
     url = return_to
     if sid:
-        url = current_app.extensions["workos"].logout_url(session_id=sid, return_to=return_to)
+        url = current().workos.logout_url(session_id=sid, return_to=return_to)
     if wants_json:
         response = jsonify(logout_url=url)
         response.headers["Cache-Control"] = "no-store"

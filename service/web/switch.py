@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import current_app
-
+from service.components import current
 from service.sessions.organizations import OrganizationLists, find
 from service.sessions.records import SessionRecord
 from service.web.errors import ApiError, upstream_error_for
@@ -14,10 +13,9 @@ from service.workos.client import WorkOSError
 
 def switch_organization_to(record: SessionRecord, organization_id: str) -> dict:
     """Make the user of `record` act for organization_id, an active membership of theirs."""
-    from service.web.auth import sessions
 
-    current_app.extensions["switch_rate_limit"].check(f"switch:{record.user_id}")
-    lists: OrganizationLists = current_app.extensions["organizations"]
+    current().limits.switch.check(f"switch:{record.user_id}")
+    lists: OrganizationLists = current().organizations
     organizations = lists.remembered(record.user_id) or []
     chosen = find(organizations, organization_id)
     if chosen is None:
@@ -32,7 +30,7 @@ def switch_organization_to(record: SessionRecord, organization_id: str) -> dict:
         403, "not_a_member", "You are not an active member of that organization."
     )
     if chosen is None:
-        sessions().update(
+        current().sessions.update(
             record.id, lambda r: replace(r, organizations=_since(record, r, organizations))
         )
         raise not_a_member
@@ -43,7 +41,7 @@ def switch_organization_to(record: SessionRecord, organization_id: str) -> dict:
             return current  # an event took it away while the list was read
         return replace(current, organization=chosen, organizations=listed, picking=None)
 
-    updated = sessions().update(record.id, change)
+    updated = current().sessions.update(record.id, change)
     if updated is None:
         raise ApiError(401, "unauthenticated", "Sign in first.")
     if updated.gen != record.gen:
@@ -55,7 +53,7 @@ def switch_organization_to(record: SessionRecord, organization_id: str) -> dict:
     if previous and previous["id"] != chosen["id"]:
         # Every token the session holds is the previous organization's (its Client API
         # token and its widget tokens of any scopes), so all of them go.
-        current_app.extensions["tokens"].evict_session(record.token_session)
+        current().tokens.evict_session(record.token_session)
     return chosen
 
 

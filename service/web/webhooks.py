@@ -12,9 +12,10 @@ import json
 import re
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from service.components import current
 from service.sessions.events import NotAnEvent, parse_event
 from service.web.errors import ApiError
 
@@ -64,7 +65,7 @@ def _ascii(values: list[str]) -> list[str]:
 @bp.post("/webhooks/workos")
 def receive() -> ResponseReturnValue:
     """Verify a WorkOS event and apply it (once per event id)."""
-    secret = current_app.extensions["settings"].workos_webhook_secret
+    secret = current().settings.workos_webhook_secret
     if not secret:
         raise ApiError(404, "not_found", "Webhooks are not enabled (WORKOS_WEBHOOK_SECRET).")
     if (request.content_length or 0) > MAX_BODY:
@@ -81,5 +82,5 @@ def receive() -> ResponseReturnValue:
     except (ValueError, RecursionError) as exc:
         message = str(exc) if isinstance(exc, NotAnEvent) else "the body is not JSON"
         raise ApiError(400, "invalid_event", f"Not a WorkOS event: {message}.") from None
-    outcome = current_app.extensions["events"].apply(event)
+    outcome = current().events.apply(event)
     return jsonify(status=outcome)

@@ -13,6 +13,7 @@ import requests
 from emulator import sessions as grants
 from emulator.control_client import API_KEY, MINT
 from emulator.keys import SigningKey
+from service import components
 from service.workos.access_tokens import MAX_LIFETIME
 from tests.seed_names import ACME
 from tests.support import ThreadedServer, authkit_sign_in
@@ -96,7 +97,7 @@ def test_a_session_revoked_at_workos_is_refused_once_its_webhook_arrives(
     emulator.add_webhook(f"{served}/webhooks/workos", HOOK_SECRET, ["session.revoked"])
     access = sign_in(emulator, state)["access_token"]
     assert requests.get(served + TOKEN, headers=bearer(access), timeout=5).status_code == 200
-    assert len(bearer_app.extensions["tokens"]) == 1
+    assert len(components.of(bearer_app).tokens) == 1
     revoke = requests.post(
         f"{emulator.url}/user_management/sessions/revoke",
         json={"session_id": claims_of(access)["sid"]},
@@ -108,7 +109,7 @@ def test_a_session_revoked_at_workos_is_refused_once_its_webhook_arrives(
     while not any(d.get("status") == 200 for d in emulator.deliveries()):
         assert time.monotonic() < deadline, emulator.deliveries()
         time.sleep(0.05)
-    assert len(bearer_app.extensions["tokens"]) == 0  # its cached token was dropped
+    assert len(components.of(bearer_app).tokens) == 0  # its cached token was dropped
     refused(requests.get(served + TOKEN, headers=bearer(access), timeout=5))
     refused(requests.get(served + WIDGET, headers=bearer(access), timeout=5))
     # The user's other sessions are not affected.

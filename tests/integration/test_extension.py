@@ -12,6 +12,7 @@ from flask import Flask, jsonify, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user
 
+from service import components
 from service.extension import TokenService
 from tests.conftest import app_env
 from tests.seed_names import ACME, ALICE
@@ -78,7 +79,7 @@ def host(emulator, tmp_path):
     server = ThreadedServer(app, port).start()
     yield app, server.url
     server.stop()
-    poller = app.extensions.get("events_poller")
+    poller = components.of(app).events_poller
     if poller is not None:
         poller.stop()
 

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from itsdangerous import TimestampSigner
 
+from service import components
 from tests.conftest import Browser
 from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX
 
@@ -301,7 +302,7 @@ def test_sign_in_older_than_the_lifetime_is_anonymous_even_while_in_use(make_app
     record = browser.record()
     assert record.expires_at - record.signed_in_at == 3600
     assert signed_in(browser)
-    app.extensions["sessions"].update(record.id, lambda r: replace(r, expires_at=time.time()))
+    components.of(app).sessions.update(record.id, lambda r: replace(r, expires_at=time.time()))
     assert not signed_in(browser)
     assert browser.token().status_code == 401
 
@@ -376,7 +377,7 @@ def test_get_logout_does_nothing(app, alice):
     for url in ("/logout", f"/logout?csrf_token={csrf}"):
         assert alice.client.get(url).status_code == 405
     assert session_of(alice.client)["session_id"] == before["session_id"]
-    assert len(app.extensions["tokens"]) == 1  # nothing evicted
+    assert len(components.of(app).tokens) == 1  # nothing evicted
     assert alice.token().status_code == 200
 
 
@@ -400,7 +401,7 @@ def test_switch_to_an_organization_left_since_sign_in_is_refused(app, emulator):
     emulator.remove_membership("user_bob", GLOBEX)
     left = {"user_id": "user_bob", "organization_id": GLOBEX}
     event = {"id": "event_left", "event": "organization_membership.deleted", "data": left}
-    assert app.extensions["events"].apply(event) == "applied"  # drops the kept list too
+    assert components.of(app).events.apply(event) == "applied"  # drops the kept list too
     response = switch(bob, GLOBEX, **{"X-CSRF": "1"})
     assert response.status_code == 403 and response.json["error"] == "not_a_member"
     s = bob.record()
@@ -432,7 +433,7 @@ def test_switch_to_an_organization_with_an_inactive_membership_is_refused(app, e
     # WorkOS's event drops the list kept from sign-in, so the switch asks WorkOS again.
     data = {"user_id": "user_bob", "organization_id": GLOBEX, "status": status}
     event = {"id": f"event_{status}", "event": "organization_membership.updated", "data": data}
-    assert app.extensions["events"].apply(event) == "applied"
+    assert components.of(app).events.apply(event) == "applied"
     response = switch(bob, GLOBEX, **{"X-CSRF": "1"})
     assert response.status_code == 403 and response.json["error"] == "not_a_member"
 

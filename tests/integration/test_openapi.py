@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from service import components
 from service.sessions.records import SessionStoreUnavailable
 from service.web.openapi import openapi_document
 from tests.conftest import Browser
@@ -183,7 +184,7 @@ def _store_down(call):
     """Run call while the session store does not answer (and no process copy is left)."""
 
     def run(b: Browser):
-        sessions = b.client.application.extensions["sessions"]
+        sessions = components.of(b.client.application).sessions
 
         class Down:
             def __getattr__(self, name):

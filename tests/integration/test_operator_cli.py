@@ -7,6 +7,7 @@ import re
 import pytest
 
 from emulator.control_client import API_KEY
+from service import components
 from tests.conftest import Browser
 from tests.seed_names import ALICE, CAROL
 
@@ -67,7 +68,7 @@ def test_one_selection_exactly(signed_in):
 
 def test_end_by_user_signs_out_and_drops_cached_tokens(signed_in, emulator):
     app, browsers = signed_in
-    broker = app.extensions["tokens"]
+    broker = components.of(app).tokens
     assert len(broker) == 1
     assert run(app, "sessions", "end", "--user", "user_alice").output == "ended 2 session(s)\n"
     assert len(broker) == 0

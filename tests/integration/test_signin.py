@@ -2,6 +2,7 @@
 
 from urllib.parse import parse_qs, urlsplit
 
+from service import components
 from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX
 
 
@@ -139,7 +140,7 @@ def test_wrong_pkce_verifier_is_refused(browser, emulator):
     authorize = browser.start(ALICE).headers["Location"]
     callback = emulator.authorize(authorize)
     # The verifier is derived from the state under the app's key: another key, another verifier.
-    browser.client.application.extensions["pkce_key"] = b"k" * 32
+    components.of(browser.client.application).pkce_key = b"k" * 32
     response = browser.client.get(callback)
     assert response.status_code == 400
     assert browser.record() is None
@@ -158,14 +159,14 @@ def test_logout_evicts_and_ends_the_workos_session(browser, emulator, app):
     browser.sign_in(ALICE)
     assert browser.token().status_code == 200
     sid = browser.record().sid
-    assert len(app.extensions["tokens"]) == 1
+    assert len(components.of(app).tokens) == 1
     response = browser.client.post("/logout", data={"csrf_token": browser.csrf()})
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
     q = parse_qs(location.query)
     assert location.path == "/user_management/sessions/logout"
     assert q["session_id"] == [sid] and q["return_to"] == ["http://localhost/?signed_out=1"]
-    assert len(app.extensions["tokens"]) == 0
+    assert len(components.of(app).tokens) == 0
     assert browser.token().status_code == 401
 
 

@@ -7,6 +7,7 @@ import jwt
 import pytest
 
 from emulator.control_client import MINT
+from service import components
 from tests.seed_names import ACME, ALICE, BOB, GLOBEX
 
 
@@ -122,7 +123,7 @@ def test_organization_switch_evicts_and_re_mints(browser, emulator, app):
     acme = browser.token().json
     assert acme["organization_id"] == ACME and acme["token"] != globex["token"]
     assert emulator.count(MINT) == 2
-    assert len(app.extensions["tokens"]) == 1  # the Globex token was evicted
+    assert len(components.of(app).tokens) == 1  # the Globex token was evicted
 
 
 @pytest.mark.parametrize(

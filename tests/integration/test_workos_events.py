@@ -11,6 +11,7 @@ import time
 import pytest
 
 from emulator.control_client import MINT
+from service import components
 from service.sessions.events import EventsPoller
 from tests.conftest import Browser
 from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX
@@ -54,7 +55,7 @@ def test_a_revoked_session_is_signed_out_and_its_tokens_dropped(hooked, browser,
     sid = browser.record().sid
     response = post(hooked.test_client(), event(REVOKED, {"id": sid, "object": "session"}))
     assert response.status_code == 200 and response.json == {"status": "applied"}
-    assert len(hooked.extensions["tokens"]) == 0
+    assert len(components.of(hooked).tokens) == 0
     answer = browser.token()
     assert answer.status_code == 401 and answer.json["error"] == "unauthenticated"
     assert browser.client.get("/api/session", headers={"X-CSRF": "1"}).status_code == 401
@@ -126,8 +127,8 @@ def test_the_route_needs_no_session_and_sets_no_cookie(hooked):
 
 
 def poller_of(app, interval: float = 60) -> EventsPoller:
-    ext = app.extensions
-    return EventsPoller(ext["workos"], ext["events"], ext["sessions"].store, interval)
+    parts = components.of(app)
+    return EventsPoller(parts.workos, parts.events, parts.sessions.store, interval)
 
 
 def test_the_poller_starts_at_the_newest_event_and_applies_what_follows(app, browser, emulator):
@@ -148,8 +149,8 @@ def test_the_poller_starts_at_the_newest_event_and_applies_what_follows(app, bro
 def test_one_poller_at_a_time_holds_the_lease(app, emulator):
     first, second = poller_of(app), poller_of(app)
     first.poll_once()
-    assert app.extensions["sessions"].store.get_value("events-cursor") is not None
-    assert not app.extensions["sessions"].store.lease("events-poller", "someone-else", 30)
+    assert components.of(app).sessions.store.get_value("events-cursor") is not None
+    assert not components.of(app).sessions.store.lease("events-poller", "someone-else", 30)
     assert second.poll_once() == 0
 
 
@@ -159,7 +160,7 @@ def test_a_configured_poller_signs_a_revoked_session_out(make_app, browser, emul
     browser.sign_in(ALICE)
     assert browser.token().status_code == 200
     deadline = time.monotonic() + 5
-    while app.extensions["sessions"].store.get_value("events-cursor") is None:
+    while components.of(app).sessions.store.get_value("events-cursor") is None:
         assert time.monotonic() < deadline, "the poller never set its cursor"
         time.sleep(0.05)
     emulator.revoke_sessions(ALICE)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from service import create_app
+from service import components, create_app
 from service.core import tracing
 from service.ops.probes import JsonFormatter
 from service.ops.tracing_proxies import TracedBroker
@@ -42,7 +42,7 @@ def test_off_by_default_nothing_is_installed(tmp_path, monkeypatch):
     app = create_app({**SETTINGS, "SESSION_DB_PATH": str(tmp_path / "s.sqlite3")})
     assert not tracing.enabled()
     assert not isinstance(app.wsgi_app, tracing.TracingMiddleware)
-    assert type(app.extensions["tokens"]) is TokenBroker
+    assert type(components.of(app).tokens) is TokenBroker
     assert tracing.span("x") is tracing.span("y")  # one shared null context, no span made
     assert tracing.log_ids() is None
 
@@ -52,7 +52,7 @@ def test_on_with_an_endpoint_installs_the_middleware_and_proxies(tmp_path, monke
     try:
         app = create_app({**SETTINGS, "SESSION_DB_PATH": str(tmp_path / "s.sqlite3")})
         assert isinstance(app.wsgi_app, tracing.TracingMiddleware)
-        assert isinstance(app.extensions["tokens"], TracedBroker)
+        assert isinstance(components.of(app).tokens, TracedBroker)
     finally:
         monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
         tracing.enable()
