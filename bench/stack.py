@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from emulator.control_client import EmulatorControl
-from emulator.stack import Process, sign_in_over_http, start_emulator, start_redis, start_service
+from devstack.control_client import EmulatorControl
+from devstack.stack import Process, sign_in_over_http, start_emulator, start_redis, start_service
 
 ORG = "org_bench"
 HIGH_RATE_LIMIT = "100000000/minute"

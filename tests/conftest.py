@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from emulator.control_client import API_KEY, EmulatorControl
-from emulator.stack import service_env, start_redis
+from devstack.control_client import API_KEY, EmulatorControl
+from devstack.stack import service_env, start_redis
 from tests import support
 from tests.support import ThreadedServer, require_tool
 

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from emulator.control_client import EmulatorControl
-from emulator.stack import free_port, start_emulator, start_service
+from devstack.control_client import EmulatorControl
+from devstack.stack import free_port, start_emulator, start_service
 from tests.browser.helpers import TIMEOUT_MS
 from tests.support import note_secret, require_tool
 

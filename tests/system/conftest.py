@@ -2,8 +2,8 @@
 
 import pytest
 
-from emulator.control_client import EmulatorControl
-from emulator.stack import start_emulator
+from devstack.control_client import EmulatorControl
+from devstack.stack import start_emulator
 
 
 def pytest_collection_modifyitems(items):

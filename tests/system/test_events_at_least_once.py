@@ -23,8 +23,8 @@ import pytest
 import requests
 from flask import Flask
 
-from emulator.control_client import API_KEY
-from emulator.stack import start_service
+from devstack.control_client import API_KEY
+from devstack.stack import start_service
 from service.cookie import CookieSessionInterface
 from service.session_sqlite import SqliteSessionStore
 from tests.system.service_http import CSRF, SECRET, cookie_content, signed_in

@@ -6,7 +6,7 @@ import re
 import pytest
 from limits import parse_many
 
-from emulator.stack import start_redis
+from devstack.stack import start_redis
 from service.errors import ApiError
 from service.ratelimit import MemoryWindows, RateLimit
 from service.redis_link import RedisLink

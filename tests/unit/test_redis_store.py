@@ -12,7 +12,7 @@ import time
 import pytest
 import redis
 
-from emulator.stack import start_redis
+from devstack.stack import start_redis
 from service.redis_link import RedisLink
 from service.redis_store import RedisTokenStore, make_token_store
 from service.token_store import CachedToken, MemoryTokenStore

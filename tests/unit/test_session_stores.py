@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from emulator.stack import free_port
+from devstack.stack import free_port
 from service.redis_link import RedisLink
 from service.session_records import MemorySessionStore, SessionRecord, SessionStoreUnavailable
 from service.session_redis import RedisSessionStore

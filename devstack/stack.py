@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from emulator.control_client import API_KEY, CLIENT_ID
+from devstack.control_client import API_KEY, CLIENT_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
