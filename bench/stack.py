@@ -1,4 +1,4 @@
-"""The processes a benchmark runs against (emulator/stack.py), each stopped when it closes."""
+"""The processes a benchmark runs against (devstack/stack.py), each stopped when it closes."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Test-only helpers: a fake clock, threaded servers, Redis Cluster, the secrets registries.
 
-The processes of the stack (emulator, gunicorn, redis-server) start in emulator/stack.py.
+The processes of the stack (emulator, gunicorn, redis-server) start in devstack/stack.py.
 """
 
 from __future__ import annotations
