@@ -11,9 +11,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from devstack.control_client import API_KEY, EmulatorControl
+from devstack.control_client import API_KEY
 from devstack.stack import service_env, start_redis
 from tests import support
+from tests.emulator_control import EmulatorControl
 from tests.support import ThreadedServer, require_tool
 
 SECRET = "test-secret-key-0123456789abcdef0123456789"
