@@ -12,7 +12,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from emulator.state import EmulatorState, User, iso, new_id
+from emulator.basics import iso, new_id
+from emulator.state import EmulatorState, User
 
 CODE_TTL = 600
 PENDING_TTL = 600

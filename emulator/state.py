@@ -6,14 +6,14 @@ only time source, so tests can move time instead of sleeping.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from emulator.basics import LOG_LIMIT, iso, new_id
+from emulator.events import EventHub
 from emulator.hooks import Hook, parse_hook
 from emulator.keys import SigningKey
 from emulator.widgets_state import WidgetsState
@@ -22,19 +22,7 @@ if TYPE_CHECKING:
     from emulator.sessions import Session
 
 SEED_TIME = "2024-01-01T00:00:00.000Z"
-LOG_LIMIT = 10_000
 MEMBERSHIP_STATUSES = ("active", "inactive", "pending")
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds as WorkOS-style ISO 8601 UTC with milliseconds."""
-    dt = datetime.fromtimestamp(ts, UTC)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_id(prefix: str) -> str:
-    """A random WorkOS-style id such as `org_01...`."""
-    return f"{prefix}_{secrets.token_hex(13).upper()}"
 
 
 @dataclass
@@ -182,8 +170,6 @@ class EmulatorState:
 
     def reset(self) -> None:
         """Back to the start: seed, settings, hooks, log, grants, sessions, events, real clock."""
-        from emulator.events import EventHub  # imported here: emulator.events imports this module
-
         with self.lock:
             if getattr(self, "events", None) is not None:
                 self.events.close()  # its delivery threads stop; queued deliveries are dropped
