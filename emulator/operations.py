@@ -14,8 +14,7 @@ into it).
 from __future__ import annotations
 
 from emulator.basics import iso, new_id
-from emulator.sessions import Session
-from emulator.state import EmulatorState, Membership, Organization, User
+from emulator.state import EmulatorState, Membership, Organization, Session, User
 
 
 def membership_data(m: Membership) -> dict:

@@ -18,8 +18,7 @@ from emulator.graphql_auth import (
     require_session_token,
 )
 from emulator.paging import page_window
-from emulator.sessions import Session
-from emulator.state import SEED_TIME, EmulatorState, Membership, User
+from emulator.state import SEED_TIME, EmulatorState, Membership, Session, User
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100
 # WorkOS's default role slug; an environment without it defaults to its first role.
