@@ -11,10 +11,10 @@ import pytest
 import requests
 
 from emulator.widgets_security import TOTP_STEP, totp
-from tests.integration.conftest import APP_ORIGIN
-from tests.integration.test_emulator_client_api import KEY, token
-from tests.integration.test_emulator_events import fired
-from tests.integration.test_emulator_widgets_api import authkit_session
+from tests.emulator.conftest import APP_ORIGIN
+from tests.emulator.test_emulator_client_api import KEY, token
+from tests.emulator.test_emulator_events import fired
+from tests.emulator.test_emulator_widgets_api import authkit_session
 
 MANAGE = "widgets:users-table:manage"
 
