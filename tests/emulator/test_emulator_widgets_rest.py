@@ -1,7 +1,7 @@
 """The emulator's widget tokens and Widgets REST API (`/_widgets/*`) over a real socket.
 
 What each route does and who may call it; the answer shapes against the package's types are
-tests/integration/test_widgets_rest_conformance.py's to check.
+tests/emulator/test_widgets_rest_conformance.py's to check.
 """
 
 from __future__ import annotations
