@@ -36,7 +36,7 @@ $(STAMP): $(RUN_STAMP) requirements-dev.txt requirements-otel.txt
 # a SIGINT sent to make alone is not passed on (make waits for its child), which the
 # launcher notices by watching its parent (--stop-with-parent).
 run: $(RUN_STAMP)
-	$(PY) -m emulator.dev --stop-with-parent
+	$(PY) -m devstack.dev --stop-with-parent
 
 # The widgets example, built from its lock file and served on 127.0.0.1:$(WIDGETS_PORT) (the
 # origin `make run` allows), against `make run`'s service and emulator; run both at once.
@@ -77,7 +77,7 @@ lint: $(STAMP) typecheck
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff format --check .
 
-# mypy over service/ and emulator/, configured in pyproject.toml ([tool.mypy]).
+# mypy over service/, emulator/ and devstack/, configured in pyproject.toml ([tool.mypy]).
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 

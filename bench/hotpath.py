@@ -19,8 +19,8 @@ import requests
 
 from bench.report import Row
 from bench.stack import HIGH_RATE_LIMIT, ORG, TOKEN_ROUTE, Stack, bench_user
-from emulator.control_client import API_KEY
-from emulator.stack import service_env
+from devstack.control_client import API_KEY
+from devstack.stack import service_env
 from service import components
 
 REQUESTS = 400

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bench.report import Row
 from bench.stack import HIGH_RATE_LIMIT, TOKEN_ROUTE, Stack, bench_user
-from emulator.stack import service_env
+from devstack.stack import service_env
 
 REQUESTS = 1000  # per kind, after a warm-up of WARMUP
 WARMUP = 100
@@ -39,7 +39,7 @@ def _child(requests: int) -> None:
     switch counting on, drive the requests, and say so."""
     from werkzeug.test import EnvironBuilder
 
-    from emulator.control_client import EmulatorControl
+    from devstack.control_client import EmulatorControl
     from service import create_app
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -85,7 +85,7 @@ def _authkit_access_token(emulator_url: str, email: str) -> str:
     """An AuthKit access token from the emulator directly: authorize, then the code exchange."""
     import requests
 
-    from emulator.control_client import API_KEY
+    from devstack.control_client import API_KEY
 
     query = {"client_id": "client_emulator", "redirect_uri": "http://app.test/callback"}
     query |= {"response_type": "code", "login_hint": email}

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.report import Row, percentile
 from bench.stack import OPS_HEADERS, ORG, TOKEN_ROUTE, Stack, bench_user
-from emulator.control_client import API_KEY
+from devstack.control_client import API_KEY
 
 SESSIONS = 200
 WARMUP = 32  # first calls per gunicorn thread build its requests.Session etc.: not measured

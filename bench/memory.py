@@ -14,7 +14,7 @@ import requests
 
 from bench.report import Row
 from bench.stack import ORG, TOKEN_ROUTE, Stack, bench_user
-from emulator.control_client import API_KEY
+from devstack.control_client import API_KEY
 from service.tokens.broker import TokenBroker
 
 ENTRIES = 5000

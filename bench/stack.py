@@ -1,4 +1,4 @@
-"""The processes a benchmark runs against (emulator/stack.py), each stopped when it closes."""
+"""The processes a benchmark runs against (devstack/stack.py), each stopped when it closes."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from emulator.control_client import EmulatorControl
-from emulator.stack import Process, sign_in_over_http, start_emulator, start_redis, start_service
+from devstack.control_client import EmulatorControl
+from devstack.stack import Process, sign_in_over_http, start_emulator, start_redis, start_service
 
 ORG = "org_bench"
 HIGH_RATE_LIMIT = "100000000/minute"

@@ -27,7 +27,7 @@ from urllib3.util.retry import Retry
 
 from bench.report import Row
 from bench.stack import HIGH_RATE_LIMIT, TOKEN_ROUTE, Stack, bench_user
-from emulator.stack import sign_in_over_http
+from devstack.stack import sign_in_over_http
 
 SESSIONS = 500
 SIGN_INS = 20  # users signing in while the surge is on

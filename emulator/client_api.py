@@ -26,10 +26,11 @@ from graphql import (
 )
 
 from emulator.api import bearer, error, get_state, issuer, require_api_key
+from emulator.basics import new_id
 from emulator.graphql_auth import UNAUTHORIZED, caller_from_token
 from emulator.resolvers import Root
 from emulator.schema import SCHEMA
-from emulator.state import EmulatorState, new_id
+from emulator.state import EmulatorState
 
 bp = Blueprint("client_api", __name__)
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from emulator.state import LOG_LIMIT, iso, new_id
+from emulator.basics import LOG_LIMIT, iso, new_id
 
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)  # seconds before attempts 2..5
 DELIVERY_TIMEOUT = 5.0  # per attempt, like the official emulator

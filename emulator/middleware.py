@@ -12,8 +12,9 @@ import time
 from flask import Flask, g, jsonify, request
 
 from emulator.api import bearer, get_state, is_api_key, params
+from emulator.basics import iso
 from emulator.ratelimit import BODY as RATE_LIMITED
-from emulator.state import EmulatorState, iso
+from emulator.state import EmulatorState
 
 SECRET_FIELDS = {"client_secret"}
 # Answer fields that hand out a token; each value is kept in state.issued.

@@ -13,8 +13,8 @@ into it).
 
 from __future__ import annotations
 
-from emulator.sessions import Session
-from emulator.state import EmulatorState, Membership, Organization, User, iso, new_id
+from emulator.basics import iso, new_id
+from emulator.state import EmulatorState, Membership, Organization, Session, User
 
 
 def membership_data(m: Membership) -> dict:

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from emulator import operations
+from emulator.basics import iso, new_id
 from emulator.graphql_auth import (
     MANAGE_MEMBERS,
     Caller,
@@ -17,8 +18,7 @@ from emulator.graphql_auth import (
     require_session_token,
 )
 from emulator.paging import page_window
-from emulator.sessions import Session
-from emulator.state import SEED_TIME, EmulatorState, Membership, User, iso, new_id
+from emulator.state import SEED_TIME, EmulatorState, Membership, Session, User
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100
 # WorkOS's default role slug; an environment without it defaults to its first role.

@@ -2,7 +2,7 @@
 
 Names, arguments, lists, nullability, enum values and union members follow the types WorkOS
 publishes in `@workos-inc/widgets` (tests/data/workos_widgets_schema.json, checked by
-tests/integration/test_widgets_schema_conformance.py). Descriptions are ours. Unions and enums
+tests/emulator/test_widgets_schema_conformance.py). Descriptions are ours. Unions and enums
 are complete, so a fragment or value that is valid against WorkOS is valid here; object types
 may leave fields out.
 """

@@ -10,9 +10,9 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 
-from emulator.state import EmulatorState, User, iso, new_id
+from emulator.basics import iso, new_id
+from emulator.state import EmulatorState, Session, User
 
 CODE_TTL = 600
 PENDING_TTL = 600
@@ -41,41 +41,6 @@ def membership_not_found(user_id: str, organization_id: str) -> GrantError:
         code="organization_membership_not_found",
         message=f"User '{user_id}' is not an active member of organization '{organization_id}'.",
     )
-
-
-@dataclass
-class Session:
-    """A signed-in AuthKit session; its refresh token rotates on every use."""
-
-    id: str
-    user_id: str
-    organization_id: str | None
-    refresh_token: str | None = None
-    status: str = "active"  # or "revoked"
-    auth_method: str = "password"
-    ip_address: str | None = None
-    user_agent: str | None = None
-    expires_at: str | None = None
-    ended_at: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-
-    def to_json(self) -> dict:
-        """The WorkOS session object (the `data` of session.created and session.revoked)."""
-        return {
-            "object": "session",
-            "id": self.id,
-            "user_id": self.user_id,
-            "organization_id": self.organization_id,
-            "status": self.status,
-            "auth_method": self.auth_method,
-            "ip_address": self.ip_address,
-            "user_agent": self.user_agent,
-            "expires_at": self.expires_at,
-            "ended_at": self.ended_at,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
 
 
 def issue_code(state: EmulatorState, user: User, challenge: str | None) -> str:

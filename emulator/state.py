@@ -1,4 +1,4 @@
-"""In-memory emulator state: the seeded directory, settings, hooks and the request log.
+"""In-memory emulator state: the seeded directory, sessions, settings, hooks, the request log.
 
 One re-entrant lock (`state.lock`) guards everything; `state.clock` (epoch seconds) is the
 only time source, so tests can move time instead of sleeping.
@@ -6,35 +6,19 @@ only time source, so tests can move time instead of sleeping.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from emulator.basics import LOG_LIMIT, iso, new_id
+from emulator.events import EventHub
 from emulator.hooks import Hook, parse_hook
 from emulator.keys import SigningKey
 from emulator.widgets_state import WidgetsState
 
-if TYPE_CHECKING:
-    from emulator.sessions import Session
-
 SEED_TIME = "2024-01-01T00:00:00.000Z"
-LOG_LIMIT = 10_000
 MEMBERSHIP_STATUSES = ("active", "inactive", "pending")
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds as WorkOS-style ISO 8601 UTC with milliseconds."""
-    dt = datetime.fromtimestamp(ts, UTC)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def new_id(prefix: str) -> str:
-    """A random WorkOS-style id such as `org_01...`."""
-    return f"{prefix}_{secrets.token_hex(13).upper()}"
 
 
 @dataclass
@@ -150,6 +134,41 @@ class Membership:
     updated_at: str = SEED_TIME
 
 
+@dataclass
+class Session:
+    """A signed-in AuthKit session; its refresh token rotates on every use."""
+
+    id: str
+    user_id: str
+    organization_id: str | None
+    refresh_token: str | None = None
+    status: str = "active"  # or "revoked"
+    auth_method: str = "password"
+    ip_address: str | None = None
+    user_agent: str | None = None
+    expires_at: str | None = None
+    ended_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    def to_json(self) -> dict:
+        """The WorkOS session object (the `data` of session.created and session.revoked)."""
+        return {
+            "object": "session",
+            "id": self.id,
+            "user_id": self.user_id,
+            "organization_id": self.organization_id,
+            "status": self.status,
+            "auth_method": self.auth_method,
+            "ip_address": self.ip_address,
+            "user_agent": self.user_agent,
+            "expires_at": self.expires_at,
+            "ended_at": self.ended_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
 class RequestLog:
     """Recent requests (bounded) and per-route counts (exact)."""
 
@@ -182,8 +201,6 @@ class EmulatorState:
 
     def reset(self) -> None:
         """Back to the start: seed, settings, hooks, log, grants, sessions, events, real clock."""
-        from emulator.events import EventHub  # imported here: emulator.events imports this module
-
         with self.lock:
             if getattr(self, "events", None) is not None:
                 self.events.close()  # its delivery threads stop; queued deliveries are dropped

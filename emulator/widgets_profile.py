@@ -12,8 +12,9 @@ from flask import abort, jsonify, request
 
 from emulator import operations
 from emulator.api import get_state
+from emulator.basics import iso
 from emulator.resolvers import EMAIL
-from emulator.state import EmulatorState, User, iso
+from emulator.state import EmulatorState, User
 from emulator.widgets_auth import (
     caller,
     code_and_challenge,

@@ -21,8 +21,8 @@ from flask.typing import ResponseReturnValue
 
 from emulator import operations
 from emulator.api import get_state
-from emulator.sessions import Session
-from emulator.state import iso, new_id
+from emulator.basics import iso, new_id
+from emulator.state import Session
 from emulator.widgets_auth import (
     caller,
     code_and_challenge,

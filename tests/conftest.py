@@ -11,10 +11,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from emulator.control_client import API_KEY, EmulatorControl
-from emulator.stack import service_env, start_redis
+from devstack.control_client import API_KEY
+from devstack.stack import service_env, start_redis
 from service import components
 from tests import support
+from tests.emulator_control import EmulatorControl
 from tests.support import ThreadedServer, require_tool
 
 SECRET = "test-secret-key-0123456789abcdef0123456789"
@@ -23,7 +24,7 @@ SECRET = "test-secret-key-0123456789abcdef0123456789"
 
 # header.payload.signature with JSON header and payload: what every token of the emulator is.
 JWT_SHAPE = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+")
-# Lines allowed to name a secret: `make run`'s banner (emulator/dev.py) tells the developer
+# Lines allowed to name a secret: `make run`'s banner (devstack/dev.py) tells the developer
 # the local emulator's well-known key. The service's own output has no exception.
 ALLOWED_LINES = (re.compile(r"^\s*Emulator: \S+\s+\(local WorkOS; API key sk_test_default\)$"),)
 

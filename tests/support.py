@@ -1,6 +1,6 @@
 """Test-only helpers: a fake clock, threaded servers, Redis Cluster, the secrets registries.
 
-The processes of the stack (emulator, gunicorn, redis-server) start in emulator/stack.py.
+The processes of the stack (emulator, gunicorn, redis-server) start in devstack/stack.py.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 from werkzeug.serving import make_server
 
-from emulator import stack
-from emulator.control_client import API_KEY, CLIENT_ID
-from emulator.stack import Process, free_port, start_redis
+from devstack import stack
+from devstack.control_client import API_KEY, CLIENT_ID
+from devstack.stack import Process, free_port, start_redis
 
 # Read by tests/conftest.py's secrets check at the end of the run: every log file a Process
 # wrote, every emulator app served in a thread, and secret strings tests learned of.

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from emulator.control_client import EmulatorControl
-from emulator.stack import free_port, start_emulator, start_service
+from devstack.stack import free_port, start_emulator, start_service
 from tests.browser.helpers import TIMEOUT_MS
+from tests.emulator_control import EmulatorControl
 from tests.support import note_secret, require_tool
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from emulator.stack import ROOT
+from devstack.stack import ROOT
 
 # Screenshots for review; artifacts/ is git-ignored.
 ARTIFACTS = ROOT / "artifacts" / "browser"

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from emulator.control_client import MINT
+from devstack.control_client import MINT
 from tests.browser.helpers import (
     expect_app,
     expect_token_kept_out_of_page,

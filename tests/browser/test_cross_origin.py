@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from emulator.stack import ROOT, free_port
+from devstack.stack import ROOT, free_port
 from tests.browser.helpers import sign_in_without_page
 from tests.support import ThreadedServer, note_secret
 

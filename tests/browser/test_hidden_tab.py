@@ -5,7 +5,7 @@ token lifetimes; here it is ten lifetimes of 6 s tokens (60 s). Hidden is what a
 tab reports: `document.visibilityState` 'hidden' and a `visibilitychange` event.
 """
 
-from emulator.control_client import MINT
+from devstack.control_client import MINT
 from tests.browser.helpers import expect_app, sign_in_without_page, wait_until
 from tests.browser.test_token_lifetime import QUICK_QUERIES
 from tests.seed_names import ALICE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 from playwright.sync_api import expect
 
-from emulator.control_client import API_KEY
+from devstack.control_client import API_KEY
 from tests.browser.helpers import screenshot, sign_in_without_page
 from tests.seed_names import ACME, ALICE, BOB, GLOBEX
 from tests.support import note_secret

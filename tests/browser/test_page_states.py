@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from emulator.control_client import MINT
+from devstack.control_client import MINT
 from tests.browser.helpers import TIMEOUT_MS, expect_app, screenshot, sign_in_without_page
 from tests.seed_names import ALICE, BOB, CAROL, GLOBEX
 

@@ -2,7 +2,7 @@
 
 from playwright.sync_api import expect
 
-from emulator.control_client import MINT
+from devstack.control_client import MINT
 from tests.browser.helpers import (
     expect_app,
     expect_token_kept_out_of_page,

@@ -21,8 +21,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from emulator.control_client import API_KEY
-from emulator.stack import ROOT, free_port
+from devstack.control_client import API_KEY
+from devstack.stack import ROOT, free_port
 from tests.browser.conftest import Watch, watched_context
 from tests.browser.helpers import sign_in_without_page, wait_until
 from tests.seed_names import ACME, ALICE, BOB, CAROL, GLOBEX

@@ -10,8 +10,8 @@ import jwt
 import pytest
 import requests
 
+from devstack.control_client import API_KEY, MINT
 from emulator import sessions as grants
-from emulator.control_client import API_KEY, MINT
 from emulator.keys import SigningKey
 from service import components
 from service.workos.access_tokens import MAX_LIFETIME

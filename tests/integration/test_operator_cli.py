@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from emulator.control_client import API_KEY
+from devstack.control_client import API_KEY
 from service import components
 from tests.conftest import Browser
 from tests.seed_names import ALICE, CAROL

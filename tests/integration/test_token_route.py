@@ -6,7 +6,7 @@ from datetime import datetime
 import jwt
 import pytest
 
-from emulator.control_client import MINT
+from devstack.control_client import MINT
 from service import components
 from tests.seed_names import ACME, ALICE, BOB, GLOBEX
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from workos import WorkOSClient, WorkOSError
 
-from emulator.control_client import API_KEY
+from devstack.control_client import API_KEY
 from emulator.events import signature
 from tests.support import ThreadedServer
 from tests.webhook_receiver import Delivery, Receiver

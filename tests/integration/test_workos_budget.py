@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from emulator.control_client import MINT
+from devstack.control_client import MINT
 from tests.conftest import Browser
 from tests.seed_names import ACME, ALICE, BOB, GLOBEX
 

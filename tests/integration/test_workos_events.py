@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from emulator.control_client import MINT
+from devstack.control_client import MINT
 from service import components
 from service.sessions.events import EventsPoller
 from tests.conftest import Browser

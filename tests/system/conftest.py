@@ -2,8 +2,8 @@
 
 import pytest
 
-from emulator.control_client import EmulatorControl
-from emulator.stack import start_emulator
+from devstack.stack import start_emulator
+from tests.emulator_control import EmulatorControl
 
 
 def pytest_collection_modifyitems(items):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 from flask import Flask
 
-from emulator.stack import service_env, sign_in_over_http
+from devstack.stack import service_env, sign_in_over_http
 from service.web.cookie import CookieSessionInterface
 from tests.seed_names import ALICE
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from emulator.stack import Process, free_port, start_service, wait_http
+from devstack.stack import Process, free_port, start_service, wait_http
 from tests.seed_names import ALICE
 from tests.support import require_tool
 

@@ -23,8 +23,8 @@ import pytest
 import requests
 from flask import Flask
 
-from emulator.control_client import API_KEY
-from emulator.stack import start_service
+from devstack.control_client import API_KEY
+from devstack.stack import start_service
 from service.sessions.sqlite_store import SqliteSessionStore
 from service.web.cookie import CookieSessionInterface
 from tests.system.service_http import CSRF, SECRET, cookie_content, signed_in

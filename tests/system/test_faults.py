@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from emulator.control_client import API_KEY, MINT, EmulatorControl
-from emulator.stack import Process, sign_in_over_http, start_emulator, start_service
+from devstack.control_client import API_KEY, MINT
+from devstack.stack import Process, sign_in_over_http, start_emulator, start_service
+from tests.emulator_control import EmulatorControl
 from tests.seed_names import ACME, ALICE
 from tests.support import emulator_tokens, note_secret
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from emulator.stack import sign_in_over_http, start_service
+from devstack.stack import sign_in_over_http, start_service
 from tests.seed_names import ALICE
 
 LIMIT_LINE, LIMIT_FIELD, LIMIT_FIELDS = 4094, 8190, 100  # gunicorn.conf.py

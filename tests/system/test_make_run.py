@@ -1,4 +1,4 @@
-"""`make run`'s process pair (emulator.dev) starts, serves, and stops cleanly on Ctrl-C."""
+"""`make run`'s process pair (devstack.dev) starts, serves, and stops cleanly on Ctrl-C."""
 
 import signal
 import socket
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from emulator.stack import PYTHON, Process, free_port, wait_http
+from devstack.stack import PYTHON, Process, free_port, wait_http
 
 
 def port_is_free(port: int) -> bool:
@@ -19,7 +19,7 @@ def port_is_free(port: int) -> bool:
 def test_run_starts_both_and_stops_on_ctrl_c(tmp_path):
     app_port, emulator_port = free_port(), free_port()
     proc = Process(
-        [PYTHON, "-m", "emulator.dev"],
+        [PYTHON, "-m", "devstack.dev"],
         env={"PORT": str(app_port), "EMULATOR_PORT": str(emulator_port)},
         log_path=tmp_path / "run.log",
     ).start()

@@ -6,8 +6,8 @@ import re
 
 import requests
 
-from emulator.control_client import MINT
-from emulator.stack import sign_in_over_http, start_service
+from devstack.control_client import MINT
+from devstack.stack import sign_in_over_http, start_service
 from tests.seed_names import ALICE
 
 

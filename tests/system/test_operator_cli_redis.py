@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from emulator.stack import ROOT, start_service
+from devstack.stack import ROOT, start_service
 from tests.seed_names import ALICE, CAROL
 from tests.system.service_http import cookie_content, get_token, signed_in
 

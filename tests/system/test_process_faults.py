@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from emulator.stack import sign_in_over_http, start_service
+from devstack.stack import sign_in_over_http, start_service
 from tests.seed_names import ALICE
 
 WORKERS = 2

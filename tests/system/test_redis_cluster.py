@@ -17,8 +17,8 @@ import pytest
 import redis
 import requests
 
-from emulator.control_client import MINT
-from emulator.stack import start_service
+from devstack.control_client import MINT
+from devstack.stack import start_service
 from service.core.keys import derive, session_tag
 from tests.support import require_tool, start_cluster_node, start_redis_cluster, wait_cluster_ok
 from tests.system.service_http import CSRF, SECRET, cookie_content, get_token, signed_in

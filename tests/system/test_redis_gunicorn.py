@@ -13,8 +13,8 @@ import time
 import pytest
 import requests
 
-from emulator.control_client import MINT
-from emulator.stack import start_redis, start_service
+from devstack.control_client import MINT
+from devstack.stack import start_redis, start_service
 from tests.support import require_tool
 from tests.system.service_http import CSRF, cookie_content, get_token, signed_in
 

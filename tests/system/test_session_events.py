@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from emulator.control_client import API_KEY, MINT
-from emulator.stack import start_redis, start_service
+from devstack.control_client import API_KEY, MINT
+from devstack.stack import start_redis, start_service
 from tests.seed_names import CAROL
 from tests.support import require_tool
 from tests.system.service_http import CSRF, get_token, signed_in

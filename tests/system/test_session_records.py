@@ -15,8 +15,8 @@ import time
 import pytest
 import requests
 
-from emulator.control_client import MINT
-from emulator.stack import sign_in_over_http, start_emulator, start_redis, start_service
+from devstack.control_client import MINT
+from devstack.stack import sign_in_over_http, start_emulator, start_redis, start_service
 from tests.seed_names import ALICE
 from tests.support import require_tool
 from tests.system.service_http import CSRF, cookie_content, get_token, signed_in

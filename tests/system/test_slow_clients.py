@@ -13,7 +13,7 @@ import statistics
 import pytest
 
 from bench.slow import BOUND, SLOW, measure
-from emulator.stack import start_service
+from devstack.stack import start_service
 from service.ops.gunicorn_worker import READ_TIMEOUT
 from tests.system.service_http import get_token, signed_in
 

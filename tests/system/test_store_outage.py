@@ -15,7 +15,7 @@ import pytest
 import redis
 import requests
 
-from emulator.stack import start_redis, start_service
+from devstack.stack import start_redis, start_service
 from tests.support import require_tool
 from tests.system.service_http import cookie_content, get_token, signed_in
 

@@ -13,8 +13,8 @@ import requests
 
 pytest.importorskip("opentelemetry.proto", reason="requirements-otel.txt is not installed")
 
-from emulator.control_client import API_KEY  # noqa: E402
-from emulator.stack import start_service  # noqa: E402
+from devstack.control_client import API_KEY  # noqa: E402
+from devstack.stack import start_service  # noqa: E402
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan, tree  # noqa: E402
 from tests.seed_names import ALICE  # noqa: E402
 from tests.system.service_http import CSRF, cookie_content  # noqa: E402

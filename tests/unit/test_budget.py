@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from emulator.stack import start_redis
+from devstack.stack import start_redis
 from service.core.redis_link import RedisLink
 from service.workos.budget import DEFAULT_PAUSE, MAX_PAUSE, TRANSIT_SECONDS, Budget
 from service.workos.client import WorkOSRefused

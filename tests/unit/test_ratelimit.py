@@ -6,7 +6,7 @@ import re
 import pytest
 from limits import parse_many
 
-from emulator.stack import start_redis
+from devstack.stack import start_redis
 from service.core.redis_link import RedisLink
 from service.web.errors import ApiError
 from service.web.ratelimit import MemoryWindows, RateLimit

@@ -12,7 +12,7 @@ import time
 import pytest
 import redis
 
-from emulator.stack import start_redis
+from devstack.stack import start_redis
 from service.core.redis_link import RedisLink
 from service.tokens.broker import TokenBroker
 from service.tokens.redis_store import RedisTokenStore, make_token_store

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from emulator.stack import free_port
+from devstack.stack import free_port
 from service.core.redis_link import RedisLink
 from service.sessions.records import MemorySessionStore, SessionRecord, SessionStoreUnavailable
 from service.sessions.redis_store import RedisSessionStore

@@ -16,7 +16,7 @@ import requests
 import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from emulator.stack import free_port
+from devstack.stack import free_port
 from service.workos import transport as workos_transport
 from service.workos.client import (
     OrganizationSelectionRequired,

@@ -24,10 +24,10 @@ import jwt
 import pytest
 import requests
 
+from devstack.control_client import API_KEY, CLIENT_ID
+from devstack.stack import ROOT
 from emulator.__main__ import parse_args
 from emulator.app import create_app
-from emulator.control_client import API_KEY, CLIENT_ID
-from emulator.stack import ROOT
 from tests.support import ThreadedServer, note_secret
 from tests.widgets_rest_types import problems
 from tools import widgets_rest

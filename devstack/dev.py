@@ -9,8 +9,8 @@ import signal
 import time
 from pathlib import Path
 
-from emulator.control_client import API_KEY, EmulatorControl
-from emulator.stack import HOST, ROOT, Process, local_service_env, start_emulator, start_gunicorn
+from devstack.control_client import API_KEY, EmulatorControl
+from devstack.stack import HOST, ROOT, Process, local_service_env, start_emulator, start_gunicorn
 
 LOCAL = ROOT / ".local"  # git-ignored: local secrets and the signing key survive restarts
 # A process blocks a signal while its handler for it runs. make's handler for SIGINT waits
@@ -67,7 +67,7 @@ class ParentWatch:
 
 def main(argv: list[str] | None = None) -> int:
     """Start both processes, print where to sign in, stop both on Ctrl-C or SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m emulator.dev", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devstack.dev", description=__doc__)
     parser.add_argument(
         "--stop-with-parent",
         action="store_true",

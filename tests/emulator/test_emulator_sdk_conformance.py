@@ -25,7 +25,7 @@ from workos.events.models import EventSchemaUnknown
 from workos.user_management.models import User
 from workos.webhooks.models import WebhookEndpoint
 
-from emulator.control_client import API_KEY
+from devstack.control_client import API_KEY
 from tests.webhook_receiver import Receiver
 
 CLIENT_ID = "client_emulator"

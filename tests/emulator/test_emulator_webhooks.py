@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from emulator import dev
-from emulator.stack import free_port
+from devstack import dev
+from devstack.stack import free_port
 from tests.webhook_receiver import Receiver, verify
 
 KEY = "sk_test_default"

@@ -7,8 +7,8 @@ import requests
 
 from emulator import sessions
 from emulator.state import User
-from tests.integration.test_emulator_client_api import KEY, graphql, token
-from tests.integration.test_emulator_events import fired
+from tests.emulator.test_emulator_client_api import KEY, graphql, token
+from tests.emulator.test_emulator_events import fired
 
 MEMBERS = """
 query Members($limit: Int, $after: String, $before: String, $order: PaginationOrder,

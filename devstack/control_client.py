@@ -1,4 +1,5 @@
-"""A client of a running emulator: its /_emulate/ control routes and a few WorkOS routes."""
+"""A client of a running emulator for `make run` and `make bench`: its request log, latency,
+rate limit and webhooks, and the AuthKit redirect (tests/emulator_control.py adds the rest)."""
 
 from __future__ import annotations
 
@@ -26,39 +27,6 @@ class EmulatorControl:
         response.raise_for_status()
         return response.json() if response.content else None
 
-    def reset(self) -> None:
-        self._call("POST", "/_emulate/reset")
-
-    def hook(
-        self,
-        method: str,
-        path: str,
-        status: int | None = None,
-        *,
-        body: object = None,
-        count: int | None = None,
-        delay_ms: int | None = None,
-        headers: dict[str, str] | None = None,
-        drop: bool = False,
-    ) -> None:
-        """Make the emulator answer method+path with a canned reply (count times)."""
-        spec: dict[str, object] = {"method": method, "path": path}
-        for key, value in (
-            ("status", status),
-            ("body", body),
-            ("count", count),
-            ("delay_ms", delay_ms),
-            ("headers", headers),
-        ):
-            if value is not None:
-                spec[key] = value
-        if drop:
-            spec["drop"] = True
-        self._call("POST", "/_emulate/hooks", json=spec)
-
-    def clear_hooks(self) -> None:
-        self._call("DELETE", "/_emulate/hooks")
-
     def counts(self) -> dict[str, int]:
         return self._call("GET", "/_emulate/requests")["counts"]
 
@@ -74,30 +42,9 @@ class EmulatorControl:
     def set_latency(self, ms: int) -> None:
         self._call("PUT", "/_emulate/latency", json={"ms": ms})
 
-    def set_token_ttl(self, seconds: int) -> None:
-        self._call("PUT", "/_emulate/config", json={"client_token_ttl": seconds})
-
-    def set_redirect_uris(self, uris: Sequence[str]) -> None:
-        """Register these redirect URIs only (empty: accept any, the default)."""
-        self._call("PUT", "/_emulate/config", json={"redirect_uris": list(uris)})
-
     def set_rate_limit(self, limit: str | None) -> None:
         """Limit calls per API key ("N/minute"), or lift the limit (None)."""
         self._call("PUT", "/_emulate/rate_limit", json={"limit": limit})
-
-    def add_membership(self, user_id: str, organization_id: str, role: str = "member") -> None:
-        self._call(
-            "POST",
-            "/_emulate/memberships",
-            json={"user_id": user_id, "organization_id": organization_id, "role": role},
-        )
-
-    def remove_membership(self, user_id: str, organization_id: str) -> None:
-        self._call(
-            "DELETE",
-            "/_emulate/memberships",
-            json={"user_id": user_id, "organization_id": organization_id},
-        )
 
     def authorize(self, authorize_url: str) -> str:
         """Follow the AuthKit redirect as a browser would; returns the callback path+query."""
@@ -116,11 +63,3 @@ class EmulatorControl:
         )
         response.raise_for_status()
         return response.json()
-
-    def deliveries(self) -> list[dict]:
-        """Every webhook delivery attempt so far, oldest first."""
-        return self._call("GET", "/_emulate/deliveries")["deliveries"]
-
-    def revoke_sessions(self, email: str) -> list[str]:
-        """Revoke every active session of the user with this email; their ids."""
-        return self._call("POST", "/_emulate/sessions/revoke", json={"email": email})["revoked"]

@@ -15,8 +15,8 @@ import pytest
 import requests
 from graphql import get_introspection_query
 
+from devstack.stack import ROOT
 from emulator.schema import SESSION_TOKEN_FIELDS
-from emulator.stack import ROOT
 from tools import widgets_schema
 
 DATA = ROOT / "tests" / "data" / "workos_widgets_schema.json"

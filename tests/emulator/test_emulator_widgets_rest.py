@@ -1,7 +1,7 @@
 """The emulator's widget tokens and Widgets REST API (`/_widgets/*`) over a real socket.
 
 What each route does and who may call it; the answer shapes against the package's types are
-tests/integration/test_widgets_rest_conformance.py's to check.
+tests/emulator/test_widgets_rest_conformance.py's to check.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 import requests
 
 from emulator.widgets_security import TOTP_STEP, totp
-from tests.integration.conftest import APP_ORIGIN
-from tests.integration.test_emulator_client_api import KEY, token
-from tests.integration.test_emulator_events import fired
-from tests.integration.test_emulator_widgets_api import authkit_session
+from tests.emulator.conftest import APP_ORIGIN
+from tests.emulator.test_emulator_client_api import KEY, token
+from tests.emulator.test_emulator_events import fired
+from tests.emulator.test_emulator_widgets_api import authkit_session
 
 MANAGE = "widgets:users-table:manage"
 

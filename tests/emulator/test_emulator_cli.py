@@ -12,8 +12,8 @@ import jwt
 import pytest
 import requests
 
+from devstack.stack import PYTHON, Process
 from emulator.app import create_app
-from emulator.stack import PYTHON, Process
 
 API = {"Authorization": "Bearer sk_test_default"}
 LISTENING = re.compile(r"^emulator listening on (http://127\.0\.0\.1:(\d+))$", re.M)

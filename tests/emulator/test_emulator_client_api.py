@@ -10,7 +10,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator import sessions
-from tests.integration.conftest import APP_ORIGIN, Clock
+from tests.emulator.conftest import APP_ORIGIN, Clock
 
 KEY = "sk_test_default"
 API = {"Authorization": f"Bearer {KEY}"}

@@ -1,6 +1,6 @@
 """The local stack: the emulator, the service under gunicorn, redis-server; each stopped by pid.
 
-One launcher for `make run` (emulator/dev.py), the tests and `make bench`. A process either
+One launcher for `make run` (devstack/dev.py), the tests and `make bench`. A process either
 writes to a log file in its own process group (stop() ends the group) or, with no log file,
 shares the launcher's terminal and process group, so a Ctrl-C there reaches it too.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from emulator.control_client import API_KEY, CLIENT_ID
+from devstack.control_client import API_KEY, CLIENT_ID
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

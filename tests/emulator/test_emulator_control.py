@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.integration.conftest import APP_ORIGIN
+from tests.emulator.conftest import APP_ORIGIN
 
 KEY = "sk_test_default"
 API = {"Authorization": f"Bearer {KEY}"}

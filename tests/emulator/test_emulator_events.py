@@ -9,7 +9,7 @@ import jwt
 import pytest
 import requests
 
-from emulator.state import iso
+from emulator.basics import iso
 
 KEY = "sk_test_default"
 API = {"Authorization": f"Bearer {KEY}"}

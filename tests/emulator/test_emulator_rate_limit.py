@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from emulator.ratelimit import parse_rate
-from tests.integration.test_emulator_cli import start
+from tests.emulator.test_emulator_cli import start
 
 API = {"Authorization": "Bearer sk_test_default"}
 
