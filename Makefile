@@ -12,7 +12,7 @@ APT_PACKAGES := redis-server chromium wrk nginx-light
 # The example consumer of the browser client; its pinned TypeScript checks the declarations.
 EXAMPLES := examples/graphql-token
 NPM_STAMP := $(EXAMPLES)/node_modules/.installed
-# WorkOS's React widgets against `make run`'s stack (README, "Using WorkOS Widgets").
+# WorkOS's React widgets against `make run`'s stack (docs/widgets.md).
 WIDGETS := examples/widgets
 WIDGETS_STAMP := $(WIDGETS)/node_modules/.installed
 WIDGETS_PORT ?= 5173

@@ -1,4 +1,6 @@
-"""Benchmarks for the token service (design.md §9): `python -m bench [part ...]`.
+"""Benchmarks for the token service: `python -m bench [part ...]`.
+
+How to run and read them: docs/development.md#benchmarks-make-bench.
 
 Parts, run in this order by default; each starts its own processes (emulator, gunicorn,
 redis-server) on free loopback ports and stops them by pid:

@@ -1,7 +1,8 @@
 """WorkOS events: the event log behind `GET /events`, webhook endpoints and signed deliveries.
 
 Every event is recorded and POSTed to each enabled endpoint subscribed to its type, with
-`WorkOS-Signature: t=<ms>, v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` (workos-reference §7a).
+`WorkOS-Signature: t=<ms>, v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
+(docs/workos.md#webhook-deliveries).
 Deliveries run on one lazily started daemon thread per endpoint, so a request that fires an
 event never waits for a receiver, and one endpoint's events arrive in order. A failed attempt
 (connection error, timeout, non-2xx) is retried after each of `retry_delays`, then dropped.

@@ -18,7 +18,8 @@ from emulator.state import EmulatorState, Membership, Organization, Session, Use
 
 
 def membership_data(m: Membership) -> dict:
-    """The organization_membership object as events carry it (workos-reference §7b).
+    """The organization_membership object as events carry it
+    (docs/workos.md#event-types-the-service-applies).
 
     Every key the official SDK's event model requires is here (it fails on a missing one).
     """

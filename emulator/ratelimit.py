@@ -14,7 +14,7 @@ from collections import deque
 
 UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
-# WorkOS's own answer, as seen in production (workos-reference.md §4).
+# WorkOS's own answer, as seen in production (docs/workos.md#rate-limits).
 BODY = {
     "message": "Rate limit exceeded. See the WorkOS docs for more information: "
     "https://workos.com/docs/reference/rate-limits",

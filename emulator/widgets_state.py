@@ -47,7 +47,8 @@ class WidgetsState:
 
     verifications: dict[str, Verification] = field(default_factory=dict)
     elevated: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (user, exp)
-    # Password hashes set through the widgets; seeded users sign in without one (see README).
+    # Password hashes set through the widgets; seeded users sign in without one
+    # (docs/development.md).
     passwords: dict[str, str] = field(default_factory=dict)
     locales: dict[str, str] = field(default_factory=dict)
     totp: dict[str, TotpFactor] = field(default_factory=dict)  # user id -> factor

@@ -92,7 +92,8 @@ def create_widget_token():
             claims["permissions"] = [s for s in dict.fromkeys(scopes or []) if s in granted]
         else:
             claims["permissions"] = []
-        # No `sid`: WorkOS does not say which session, if any, a widget token names (README).
+        # No `sid`: WorkOS does not say which session, if any, a widget token names
+        # (docs/widgets.md).
         claims.update(jti=secrets.token_hex(16), iat=now, exp=now + state.settings.widget_token_ttl)
     return jsonify(token=state.signing_key.sign(claims)), 201
 

@@ -142,7 +142,8 @@ def secrets_report(records: ServiceLogRecords) -> list[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def secrets_check():
-    """Fail the run when a log it captured holds the API key or a token (design.md §6)."""
+    """Fail the run when a log it captured holds the API key or a token
+    (docs/workos.md#how-every-call-is-made)."""
     records = ServiceLogRecords()
     records.install()
     yield records

@@ -96,7 +96,8 @@ class ThreadedServer:
 
 
 # Cluster nodes for the tests: a node that stops is declared failed after 2 s (not 15), and
-# the others keep serving their own slots meanwhile (see README, "Redis deployments").
+# the others keep serving their own slots meanwhile
+# (docs/deployment.md#when-one-node-of-a-cluster-stops).
 CLUSTER_NODE_OPTIONS = ("--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "no")
 
 
@@ -172,7 +173,7 @@ def start_redis_cluster(tmp: Path, masters: int = 3) -> tuple[dict[int, Process]
 
 
 def require_tool(path_or_name: str, install_hint: str) -> None:
-    """Skip locally when a tool is missing; fail under CI=true (design.md §8)."""
+    """Skip locally when a tool is missing; fail under CI=true (docs/development.md#tests)."""
     import shutil
 
     import pytest

@@ -12,7 +12,7 @@ from service.config.reader import Reader, SettingsError
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated configuration of one service process (design.md §2)."""
+    """Validated configuration of one service process (docs/reference/configuration.md)."""
 
     workos_api_key: str
     workos_client_id: str

@@ -1,4 +1,5 @@
-"""OpenTelemetry traces, on only when the standard OTEL_* variables ask for them (README).
+"""OpenTelemetry traces, on only when the standard OTEL_* variables ask for them
+(docs/deployment.md).
 
 Off (the default), nothing here is installed on the request path: no middleware, no proxies,
 no span objects; `span()` hands back one shared null context. On, each process builds its own

@@ -1,4 +1,5 @@
-"""Operator commands: `flask --app wsgi sessions ...`, `budget show` and `check` (README).
+"""Operator commands: `flask --app wsgi sessions ...`, `budget show` and `check`
+(docs/deployment.md).
 
 They run in a process of their own against the configured session store (SQLite or Redis)
 and WorkOS; they never print a cookie, a token or a session id (only a short hash of it).

@@ -1,4 +1,5 @@
-"""WorkOS events applied to sessions, and the Events API poller (workos-reference §7).
+"""WorkOS events applied to sessions, and the Events API poller
+(docs/workos.md#events-webhooks-and-the-events-api).
 
     session.revoked                      every session made from that WorkOS session ends,
                                          and its AuthKit access tokens are refused here

@@ -1,4 +1,5 @@
-"""Server-side session records and the store protocol they live behind (design.md §4).
+"""Server-side session records and the store protocol they live behind
+(docs/sessions-and-tokens.md).
 
 The cookie carries only a random session id; everything else is a `SessionRecord` in a store:
 SQLite on one host (`session_sqlite.py`), Redis across hosts (`session_redis.py`), or process

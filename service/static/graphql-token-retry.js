@@ -1,6 +1,6 @@
 /**
  * When the token client tries a failed token fetch again and how long it waits first
- * (design.md §7), and the waits and requests in flight that stop() must be able to end.
+ * (docs/reference/browser-client.md), and the waits and requests in flight that stop() must be able to end.
  */
 
 /** True for a failure worth another attempt: no answer (0), 429 or 503. */

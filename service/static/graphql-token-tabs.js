@@ -1,6 +1,6 @@
 /**
  * Sharing one token among the open tabs of an origin: a Web Lock lets one tab at a time fetch,
- * and a BroadcastChannel tells the others what it got (design.md §7).
+ * and a BroadcastChannel tells the others what it got (docs/reference/browser-client.md).
  *
  * Messages: {type: "fetching"}, {type: "fetch-failed"}, {type: "reset"}, {type: "signedout"},
  * {type: "token", token, expiresIn, organizationId, sentAt}.

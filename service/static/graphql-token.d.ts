@@ -1,6 +1,6 @@
 /**
  * Types of the browser client for the GraphQL token service (`graphql-token.js`, beside this
- * file). README.md, "The browser client", documents the behaviour; these are its shapes.
+ * file). docs/reference/browser-client.md documents the behaviour; these are its shapes.
  */
 
 /** A BroadcastChannel, or anything with its message surface (tests pass a fake). */

@@ -1,5 +1,5 @@
 /**
- * Browser client for the GraphQL token service (design.md §3, §7).
+ * Browser client for the GraphQL token service (docs/reference/http-api.md, docs/reference/browser-client.md).
  *
  * Holds the WorkOS Client API token in memory only (never Web Storage or cookies), shares one
  * fetch of `GET /api/graphql-token` among concurrent callers and among open tabs

@@ -1,7 +1,8 @@
 """TokenBroker: one Client API token per (session, user, organization), cached until near expiry.
 
-The broker (design.md §5) does the lifetime arithmetic (token_lifetime.py), the refresh
-margin, single flight and the cool-down; a `TokenStore` (token_store.py) only keeps entries.
+The broker (docs/sessions-and-tokens.md#the-token-cache) does the lifetime arithmetic
+(token_lifetime.py), the refresh margin, single flight and the cool-down; a `TokenStore`
+(token_store.py) only keeps entries.
 
 Lifetime: `exp - iat` read from the unverified payload, counted on this host's clock from the
 moment the mint call started (no later than WorkOS issued the token, so neither clock skew nor

@@ -1,4 +1,5 @@
-"""RedisTokenStore: the TokenStore shared by gunicorn workers and hosts (design.md §5).
+"""RedisTokenStore: the TokenStore shared by gunicorn workers and hosts
+(docs/sessions-and-tokens.md#the-token-cache).
 
 Layout (names and sealed values: token_names.py):
 

@@ -1,4 +1,4 @@
-"""JSON routes: the token, who am I, and the organization switch (design.md §3)."""
+"""JSON routes: the token, who am I, and the organization switch (docs/reference/http-api.md)."""
 
 from __future__ import annotations
 
@@ -134,7 +134,8 @@ def _asked_scopes(allowed: tuple[str, ...]) -> list[str]:
 def _issue(
     parts: Components, caller: Caller, audience: str, organization_id: str | None
 ) -> IssuedToken:
-    """The broker's token for this session and audience, WorkOS's failures mapped (§3)."""
+    """The broker's token for this session and audience, WorkOS's failures mapped
+    (docs/reference/http-api.md#workos-failures)."""
     broker, metrics = parts.tokens, parts.metrics
     record = caller.record
     try:
@@ -203,7 +204,7 @@ def who_am_i(record: SessionRecord) -> Response:
         organization=record.organization,
         organizations=record.organizations,
         expires_in=max(0, int(record.expires_at - time.time())),
-        # The WorkOS session of this sign-in: UserSessions' currentSessionId (README).
+        # The WorkOS session of this sign-in: UserSessions' currentSessionId (docs/widgets.md).
         session_id=record.sid,
         # What a page needs to sign out: POST here with csrf_token (a form) or X-CSRF: 1.
         logout={"url": url_for("auth.logout"), "method": "POST", "csrf_token": csrf_token()},

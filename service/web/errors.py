@@ -1,8 +1,8 @@
 """Errors the service answers with, and the one place they become JSON or HTML responses.
 
-    ApiError                      an answer of design.md §3: status, code, message
+    ApiError                      an answer of docs/reference/http-api.md: status, code, message
     ├── (raised directly by routes: unauthenticated, csrf_required, invalid_request, ...)
-    └── upstream_error_for(exc)   a WorkOS failure, mapped once (design.md §3's table)
+    └── upstream_error_for(exc)   a WorkOS failure, mapped once (its table: #workos-failures)
     SessionStoreUnavailable       503 session_store_unavailable (fail closed)
 
 Every failure path ends in error_response(); nothing else renders an error, and no response
@@ -72,7 +72,7 @@ class ApiError(Exception):
 
 
 def upstream_error_for(exc: WorkOSError, retry_after: float | None = None) -> ApiError:
-    """Map a WorkOS failure to the answer design.md §3 gives for it."""
+    """Map a WorkOS failure to the answer docs/reference/http-api.md gives for it."""
     wait = retry_after if retry_after is not None else exc.retry_after
     if isinstance(exc, WorkOSTransportError | WorkOSRefused):
         # Refused here: the budget is spent or WorkOS asked this kind of call to pause.

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 description of the JSON API (design.md §3), served at /api/openapi.json.
+"""The OpenAPI 3.1 description of the JSON API (docs/reference/http-api.md), served at
+/api/openapi.json.
 
 Held as code rather than a JSON file so that every error answer is built by one helper from
 the same shape ({error, message, request_id}) with the codes of its status as an enum.

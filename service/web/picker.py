@@ -45,7 +45,8 @@ def finish_organization() -> ResponseReturnValue:
     pending = _pending()
     if pending is None:
         raise ApiError(400, "no_selection_pending", "There is no organization to choose now.")
-    # 400, not 403 (design.md §3): the picker's answer to an expired form is to choose again.
+    # 400, not 403 (docs/reference/http-api.md): the picker's answer to an expired form is to
+    # choose again.
     require_csrf(header=False, status=400, message="The form expired. Please choose again.")
     organization_id = request.form.get("organization_id", "")
     chosen = next((o for o in pending["organizations"] if o["id"] == organization_id), None)

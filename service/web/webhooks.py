@@ -1,4 +1,4 @@
-"""POST /webhooks/workos: WorkOS events by signed webhook (workos-reference §7a).
+"""POST /webhooks/workos: WorkOS events by signed webhook (docs/workos.md#webhook-deliveries).
 
 `WorkOS-Signature: t=<issued at, milliseconds>, v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 The route needs no session and no CSRF header: the signature is its authentication.

@@ -1,4 +1,5 @@
-"""AuthKit access tokens verified against WorkOS's JWKS (workos-reference §3e).
+"""AuthKit access tokens verified against WorkOS's JWKS
+(docs/workos.md#authkit-access-tokens-and-jwks).
 
 A token is accepted when it is an RS256 JWT signed by a key of the JWKS of our client id,
 issued by the configured issuer, not expired (a small leeway for clock skew), and carries

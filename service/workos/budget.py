@@ -1,6 +1,6 @@
 """The WorkOS request budget: every call of the deployment, in any window, shared through Redis.
 
-WorkOS counts requests per API key (6,000 per 60 s; workos-reference.md §4) and, once they are
+WorkOS counts requests per API key (6,000 per 60 s; docs/workos.md#rate-limits) and, once they are
 spent, fails every call with that key, sign-ins included. `Budget` is the gate of
 `WorkOSClient._request` (the one place every call passes):
 

@@ -212,7 +212,7 @@ class WorkOSClient(WorkOSTransport):
     ) -> list[dict]:
         """One page of the Events API: events of these types after the cursor `after`."""
         # The type list goes both ways: `events[]` (read by WorkOS's emulator) and `events`
-        # (what the official SDK's HTTP client writes); workos-reference §7c.
+        # (what the official SDK's HTTP client writes); docs/workos.md#the-events-api.
         params: dict[str, Any] = {"events[]": list(events), "events": list(events)}
         params.update(limit=limit, order=order)
         if after:

@@ -32,7 +32,7 @@ from service.workos.replies import (
 
 log = logging.getLogger(__name__)
 
-# Retry policy (design.md §6): at most one quick, jittered retry per call.
+# Retry policy (docs/workos.md#how-every-call-is-made): at most one quick, jittered retry per call.
 # - Connect-phase failures (refused, DNS, connect timeout) are retried for every method:
 #   nothing reached WorkOS, so nothing can have been executed.
 # - 502/503/504 are retried for every method: WorkOS's edge answered that the service was

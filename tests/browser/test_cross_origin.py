@@ -2,7 +2,8 @@
 another 127.0.0.1 port gets tokens from the service with its cookie, and signs out by script.
 
 Two ports of one host are two origins but one site, so the SameSite=Lax cookie goes with
-credentialed fetches; a front end on another site needs SameSite=None; Secure (README).
+credentialed fetches; a front end on another site needs SameSite=None; Secure
+(docs/quickstart-react-cross-origin.md).
 """
 
 from __future__ import annotations

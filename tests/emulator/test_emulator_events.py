@@ -1,4 +1,5 @@
-"""Emulator events: what each route fires (workos-reference §7b), and `GET /events`."""
+"""Emulator events: what each route fires (docs/workos.md#event-types-the-service-applies),
+and `GET /events`."""
 
 from __future__ import annotations
 

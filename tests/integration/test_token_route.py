@@ -1,4 +1,5 @@
-"""GET /api/graphql-token and friends against the emulator: every status of design.md §3."""
+"""GET /api/graphql-token and friends against the emulator: every status of
+docs/reference/http-api.md."""
 
 import time
 from datetime import datetime

@@ -2,7 +2,7 @@
 
 Real deliveries of the emulator, caught by a receiver, then replayed as they came and changed
 (body, timestamp, secret, header) to the service served on a real port, and handed to the
-SDK's verification: the two agree on every case. Two headers differ on purpose (README): the
+SDK's verification: the two agree on every case. Two headers differ on purpose (docs/workos.md): the
 service takes several `v1` values (secret rollover) and a header without the space.
 """
 

@@ -1,5 +1,5 @@
 """Behind a proxy and a path prefix: Debian's nginx on /bff in front of gunicorn, configured as
-README's "Behind a proxy" section says, and sign-in, the token and sign-out through it."""
+docs/deployment.md ("Behind a proxy") says, and sign-in, the token and sign-out through it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ NGINX = "/usr/sbin/nginx"
 PREFIX = "/bff"
 CSRF = {"X-CSRF": "1"}
 
-# The README's location block, with the service's port filled in.
+# The location block of docs/deployment.md, with the service's port filled in.
 LOCATION = """
     location /bff/ {
         proxy_pass http://127.0.0.1:%(service_port)d/;

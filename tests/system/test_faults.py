@@ -1,4 +1,5 @@
-"""Upstream fault matrix (design.md §3 table): gunicorn + the emulator process + error hooks.
+"""Upstream fault matrix (docs/reference/http-api.md#workos-failures): gunicorn + the emulator
+process + error hooks.
 
 Every row signs in a fresh session (its own cache key, so no cool-down leaks between rows),
 makes WorkOS fail on `POST /client/token` through an emulator hook, and checks the answer:
@@ -397,7 +398,8 @@ def test_429_without_retry_after(service, upstream):
 
 
 def test_slower_than_the_timeout_is_503_within_the_bound(service, upstream):
-    """A read timeout on the mint is not retried (design.md §6): one attempt, then 503."""
+    """A read timeout on the mint is not retried (docs/workos.md#how-every-call-is-made): one
+    attempt, then 503."""
     cached, token = cached_session(service, upstream)
     http = sign_in(service)
     upstream.clear_log()
