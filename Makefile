@@ -75,6 +75,7 @@ system-packages:
 lint: $(STAMP) typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m tools.check_doc_links
 	$(VENV)/bin/ruff format --check .
 
 # mypy over service/, emulator/ and devstack/, configured in pyproject.toml ([tool.mypy]).
