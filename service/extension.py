@@ -98,13 +98,9 @@ class TokenService:
 
         mounted: list[tuple[Blueprint, str]] = [(api.bp, "/api")]
         if self.signin:
-            from service.web import (
-                picker,  # noqa: F401
-                signin,  # noqa: F401
-                signout,  # noqa: F401  (their routes join auth.bp)
-            )
+            from service.web import signin_routes
 
-            mounted.append((auth.bp, ""))
+            mounted.append((signin_routes.bp, ""))
         if self.webhooks:
             mounted.append((webhooks.bp, ""))
         if self.pages:

@@ -9,7 +9,7 @@ organization picker), signout.py (/logout).
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request, url_for
+from flask import current_app, g, request, url_for
 from flask.sessions import SessionMixin
 from flask_login import UserMixin
 
@@ -19,8 +19,6 @@ from service.sessions.records import SessionRecord
 from service.web.context import unproxied
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError
-
-bp = Blueprint("auth", __name__)
 
 # Where the request's user is kept on g, once loaded: not flask-login's g._login_user, which
 # a host app's own LoginManager fills with its own users.

@@ -9,7 +9,7 @@ from flask import redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from service.components import current
-from service.web.auth import bp, current_record, signed_in_user
+from service.web.auth import current_record, signed_in_user
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError
 from service.web.security import csrf_token, require_csrf
@@ -17,7 +17,6 @@ from service.web.signin import auth_failure, limit_signin, sign_in
 from service.workos.client import WorkOSError
 
 
-@bp.get("/login/organization")
 def choose_organization() -> ResponseReturnValue:
     """The organization picker, while a selection is pending."""
     pending = _pending()
@@ -38,7 +37,6 @@ def _picker(pending: dict, problem: str | None = None, status: int = 200) -> tup
     return page, status
 
 
-@bp.post("/login/organization")
 def finish_organization() -> ResponseReturnValue:
     """Finish sign-in with the chosen organization."""
     limit_signin()

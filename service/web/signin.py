@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from service.components import current
 from service.core.claims import unverified_claims
-from service.web.auth import bp, home_url, public_origin
+from service.web.auth import home_url, public_origin
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError, upstream_error_for
 from service.web.security import safe_next
@@ -46,7 +46,6 @@ def _challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-@bp.get("/login")
 def login() -> ResponseReturnValue:
     """Start AuthKit: remember this flow's state in the cookie, go to WorkOS."""
     limit_signin()
@@ -83,7 +82,6 @@ def login() -> ResponseReturnValue:
     return redirect(url, 302)
 
 
-@bp.get("/callback")
 def callback() -> ResponseReturnValue:
     """Finish AuthKit: check state once, exchange the code, start a fresh session.
 

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from service.components import current
 from service.sessions.records import SessionStoreUnavailable
 from service.web import errors
-from service.web.auth import bp, home_url, public_origin, signed_in_user
+from service.web.auth import home_url, public_origin, signed_in_user
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError
 from service.web.security import require_csrf, safe_next
@@ -44,7 +44,6 @@ def _return_to(value: str | None) -> str:
     )
 
 
-@bp.post("/logout")
 def logout() -> ResponseReturnValue:
     """Delete the session record and its cached tokens, then end the WorkOS session.
 
