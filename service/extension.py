@@ -73,12 +73,9 @@ class TokenService:
         from service.web.cookie_session import init_cookie_hooks
         from service.web.cors import init_cors
         from service.web.errors import register_error_handlers
+        from service.web.headers import content_security_policy, init_security_headers
         from service.web.hooks import WHOLE_APP
-        from service.web.security import (
-            content_security_policy,
-            init_body_limit,
-            init_security_headers,
-        )
+        from service.web.request_body import init_body_limit
 
         settings = self._settings or settings_from_config(app.config)
         self.components = components.build(

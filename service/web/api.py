@@ -21,14 +21,10 @@ from service.tokens.widgets import widget_audience
 from service.web.auth import signed_in_user
 from service.web.bearer import Caller, bearer_token
 from service.web.context import unproxied
+from service.web.csrf import csrf_token, require_csrf
 from service.web.errors import ApiError, upstream_error_for
+from service.web.headers import BEARER_ANSWER_HEADERS, SESSION_ANSWER_HEADERS
 from service.web.openapi import openapi_document
-from service.web.security import (
-    BEARER_ANSWER_HEADERS,
-    SESSION_ANSWER_HEADERS,
-    csrf_token,
-    require_csrf,
-)
 from service.web.switch import switch_organization_to
 from service.workos.client import WorkOSError
 

@@ -29,7 +29,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, Se
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from service.core.keys import derive
-from service.web.security import add_vary
+from service.web.headers import add_vary
 
 SALT = "gts-session-cookie"
 # Cookie headers whose session cookie verified, kept with its decoded value: a browser sends

@@ -9,15 +9,12 @@ of the app ever reads or writes it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SessionMixin
 
 from service.web.context import unproxied
-
-if TYPE_CHECKING:  # cookie.py imports security.py, which reads the cookie through here
-    from service.web.cookie import CookieSessionInterface
+from service.web.cookie import CookieSessionInterface
 
 # Where the opened cookie is kept on g: a name no host app's code is likely to use.
 ATTRIBUTE = "_token_service_cookie"

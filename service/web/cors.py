@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from service.web.headers import add_vary
 from service.web.hooks import after, before
-from service.web.security import add_vary
 
 ALLOWED_HEADERS = "X-CSRF, Content-Type, X-Request-ID"
 EXPOSED_HEADERS = "X-Request-ID, Retry-After"

@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 
 from service.components import current
 from service.web.auth import require_user, signed_in_user
+from service.web.csrf import csrf_token, require_csrf
 from service.web.errors import ApiError
-from service.web.security import csrf_token, require_csrf
 from service.web.switch import switch_organization_to
 
 bp = Blueprint("pages", __name__)

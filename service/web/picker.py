@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 from service.components import current
 from service.web.auth import current_record, signed_in_user
 from service.web.cookie_session import browser_session
+from service.web.csrf import csrf_token, require_csrf
 from service.web.errors import ApiError
-from service.web.security import csrf_token, require_csrf
 from service.web.signin import auth_failure, limit_signin, sign_in
 from service.workos.client import WorkOSError
 

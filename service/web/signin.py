@@ -21,7 +21,7 @@ from service.core.claims import unverified_claims
 from service.web.auth import home_url, public_origin
 from service.web.cookie_session import browser_session
 from service.web.errors import ApiError, upstream_error_for
-from service.web.security import safe_next
+from service.web.redirects import safe_next
 from service.workos.client import OrganizationSelectionRequired, WorkOSError, WorkOSStatusError
 
 log = logging.getLogger(__name__)

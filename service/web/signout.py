@@ -13,8 +13,9 @@ from service.sessions.records import SessionStoreUnavailable
 from service.web import errors
 from service.web.auth import home_url, public_origin, signed_in_user
 from service.web.cookie_session import browser_session
+from service.web.csrf import require_csrf
 from service.web.errors import ApiError
-from service.web.security import require_csrf, safe_next
+from service.web.redirects import safe_next
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.urls import iri_to_uri
 
-from service.web.security import safe_next
+from service.web.redirects import safe_next
 
 
 @pytest.mark.parametrize(
