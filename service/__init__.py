@@ -14,10 +14,10 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     from service.core import tracing
     from service.extension import TokenService
     from service.ops import cli
-    from service.ops import probes as ops
+    from service.ops.logs import configure_logging
 
     settings = load_settings(overrides=overrides)
-    ops.configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format)
     # Off unless OTEL_* asks: then proxies add spans around the stores, cache and gate.
     traced = tracing.enable()
 

@@ -67,7 +67,7 @@ class TokenService:
         """Build the service into app: its collaborators, routes, cookie and hooks."""
         from service import components
         from service.core import tracing
-        from service.ops import probes as ops
+        from service.ops import probes, request_hooks
         from service.web import api, auth, pages, webhooks
         from service.web.cookie import CookieSessionInterface
         from service.web.cookie_session import init_cookie_hooks
@@ -101,7 +101,7 @@ class TokenService:
         if self.webhooks:
             mounted.append((webhooks.bp, ""))
         if self.pages:
-            mounted += [(pages.bp, ""), (ops.bp, "")]
+            mounted += [(pages.bp, ""), (probes.bp, "")]
         else:
             # The picker and error pages' stylesheet, served under the prefix (the app's own
             # /static is the app's). A blueprint of this app only: it holds no routes of ours.
@@ -123,7 +123,7 @@ class TokenService:
         else:
             self.cookie_interface = cookie
             init_cookie_hooks(app, cookie, names)
-        ops.init_request_hooks(app, scopes)
+        request_hooks.init_request_hooks(app, scopes)
         csp = content_security_policy(settings.graphql_origin, settings.workos_origin)
         init_security_headers(app, csp, hsts=settings.session_cookie_secure, scopes=scopes)
         init_body_limit(app, scopes, limit=None if self.whole_app else MAX_BODY)

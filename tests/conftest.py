@@ -57,7 +57,7 @@ class ServiceLogRecords:
 
     def flush(self) -> None:
         """Turn the records caught so far into text (and let go of their tracebacks)."""
-        from service.ops.probes import JsonFormatter
+        from service.ops.logs import JsonFormatter
 
         written, raw = JsonFormatter(), logging.Formatter("%(message)s")
         pending, self._pending = self._pending, []

@@ -29,7 +29,7 @@ class Metrics:
         self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
         r = self.registry = CollectorRegistry()
         self.token_requests = Counter(
-            "gts_token_requests", "Token route answers by outcome", ["outcome"], registry=r
+            "gts_token_requests", "Token routes' answers by outcome", ["outcome"], registry=r
         )
         self._outcomes: dict[str, Counter] = {}  # labelled children, looked up once each
         self.workos_requests = Counter(
@@ -121,7 +121,7 @@ class Metrics:
             self.singleflight_waits.inc()
 
     def count_token_answer(self, outcome: str) -> None:
-        """One answer of the token route: hit, miss, or its error code."""
+        """One answer of a token route: hit, miss, or its error code."""
         child = self._outcomes.get(outcome)
         if child is None:
             # labels() validates and locks on every call; the token route answers often.

@@ -12,7 +12,7 @@ from functools import wraps
 from json.encoder import encode_basestring_ascii
 from typing import Concatenate, ParamSpec
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from service.components import Components, current
 from service.sessions.records import SessionRecord
@@ -29,6 +29,8 @@ from service.web.switch import switch_organization_to
 from service.workos.client import WorkOSError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+# The routes whose answers gts_token_requests_total counts.
+TOKEN_ENDPOINTS = frozenset({"api.graphql_token", "api.widget_token"})
 P = ParamSpec("P")
 
 
@@ -153,10 +155,21 @@ def _issue(
                 lambda r: replace(r.without(organization_id), organization=None),
             )
         raise error from None
-    metrics.count_token_answer("hit" if issued.cached else "miss")
+    unproxied(g).token_outcome = "hit" if issued.cached else "miss"
     if not issued.cached:
         metrics.cache_entries.set(len(broker))
     return issued
+
+
+@bp.after_request
+def _count_token_answer(response: Response) -> Response:
+    """Count every answer of the token routes, in one place: hit, miss or its error code
+    (set by errors.py on every error answer, whichever hook or view raised it)."""
+    context = unproxied(g)
+    outcome = getattr(context, "token_outcome", None) or getattr(context, "error_code", None)
+    if outcome is not None and unproxied(request).endpoint in TOKEN_ENDPOINTS:
+        current().metrics.count_token_answer(outcome)
+    return response
 
 
 def token_body(issued: IssuedToken, organization_id: str) -> bytes:

@@ -152,3 +152,23 @@ def test_sign_in_tells_workos_the_browser(alice, emulator):
     ).json()
     [mine] = [s for s in answer["data"] if s["id"] == sid]
     assert mine["user_agent"] and mine["ip_address"] == "127.0.0.1"
+
+
+def test_every_answer_of_both_token_routes_is_counted(alice):
+    from service import components
+
+    def counted(outcome: str) -> float:
+        text = components.of(alice.client.application).metrics.render().decode()
+        line = f'gts_token_requests_total{{outcome="{outcome}"}} '
+        return next((float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)), 0)
+
+    before = {o: counted(o) for o in ("miss", "hit", "invalid_scope", "csrf_required")}
+    widget(alice)  # a miss
+    widget(alice)  # a hit
+    widget(alice, "widgets:sso:manage")  # refused in the view
+    alice.client.get("/api/widget-token")  # refused before it (no X-CSRF)
+    alice.client.get("/api/graphql-token", headers={"X-CSRF": "1"})  # a miss of the other route
+    assert counted("miss") - before["miss"] == 2
+    assert counted("hit") - before["hit"] == 1
+    assert counted("invalid_scope") - before["invalid_scope"] == 1
+    assert counted("csrf_required") - before["csrf_required"] == 1

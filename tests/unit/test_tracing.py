@@ -8,7 +8,7 @@ import pytest
 
 from service import components, create_app
 from service.core import tracing
-from service.ops.probes import JsonFormatter
+from service.ops.logs import JsonFormatter
 from service.ops.tracing_proxies import TracedBroker
 from service.tokens.broker import TokenBroker
 
