@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from service.core import tracing
+from service.workos import timing
 from service.workos.errors import WorkOSTimeout, WorkOSTransportError
 from service.workos.replies import (
     TRANSPORT_ERRORS,
@@ -247,10 +248,12 @@ class WorkOSTransport:
         time.sleep(random.uniform(*self._retry_delay))
 
     def _observe(self, route: str, outcome: int | str, started: float) -> None:
+        elapsed = time.monotonic() - started
+        timing.add(elapsed)
         if self._observer is None:
             return
         try:
-            self._observer(route, outcome, time.monotonic() - started)
+            self._observer(route, outcome, elapsed)
         except Exception:
             # Metrics must never turn a good WorkOS answer into a failed request.
             log.warning("WorkOS observer failed for %s", route, exc_info=True)

@@ -42,6 +42,15 @@ def test_cache_hit_makes_no_second_call(alice, emulator):
     assert emulator.count(MINT) == 1
 
 
+def test_a_miss_names_its_workos_time_and_a_hit_does_not(alice, emulator):
+    emulator.set_latency(30)
+    miss, hit = alice.token(), alice.token()
+    name, _, duration = miss.headers["Server-Timing"].partition(";dur=")
+    # The service's own timing of its one WorkOS call: at least the emulator's 30 ms.
+    assert name == "workos" and 30 <= float(duration) < 5000
+    assert "Server-Timing" not in hit.headers
+
+
 def test_anonymous_is_401_json(client):
     response = client.get("/api/graphql-token", headers={"X-CSRF": "1"})
     assert response.status_code == 401
