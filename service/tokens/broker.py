@@ -51,14 +51,14 @@ class IssuedToken(NamedTuple):
 
     token: str
     expires_at: float
-    organization_id: str
+    audience: str
     cached: bool  # True unless this very call minted it (metrics: hit or miss)
 
     def __repr__(self) -> str:
         # Without the token: a repr may end up in a log line.
         return (
             f"IssuedToken(expires_at={self.expires_at!r}, "
-            f"organization_id={self.organization_id!r}, cached={self.cached!r})"
+            f"audience={self.audience!r}, cached={self.cached!r})"
         )
 
     def expires_in(self, now: float) -> int:
@@ -152,9 +152,9 @@ class TokenBroker:
         self._flights: dict[TokenKey, _Flight] = {}
         self._cooling = TLRUCache(maxsize, _cooling_until, timer=self._monotonic)
 
-    def get(self, session_id: str, user_id: str, organization_id: str) -> IssuedToken:
+    def get(self, token_session: str, user_id: str, audience: str) -> IssuedToken:
         """The token for this key: cached while more than the margin is left, else minted."""
-        key = (session_id, user_id, organization_id)
+        key = (token_session, user_id, audience)
         while True:
             issued = self._lookup(key)
             if issued is not None:
@@ -184,13 +184,13 @@ class TokenBroker:
                 raise self._failed(flight.error, "shared", left) from flight.error
             # The minting call died of a BaseException and left no outcome: try again.
 
-    def evict_session(self, session_id: str) -> int:
+    def evict_session(self, token_session: str) -> int:
         """Drop every cached token of a session (logout); how many were removed."""
-        return self._store.evict_session(session_id)
+        return self._store.evict_session(token_session)
 
-    def evict(self, session_id: str, organization_id: str) -> int:
+    def evict(self, token_session: str, audience: str) -> int:
         """Drop a session's cached tokens for one organization (switch); how many."""
-        return self._store.evict(session_id, organization_id)
+        return self._store.evict(token_session, audience)
 
     def __len__(self) -> int:
         """Number of tokens the store holds."""

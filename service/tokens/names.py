@@ -56,17 +56,17 @@ class TokenNames:
         tag, name = self._tag(key[0], keys), self._mac("tok", *key, keys=keys)[:SHORT]
         return f"{self._prefix}:tok:{tag}:{name}"
 
-    def session(self, session_id: str, keys: Keys | None = None) -> str:
+    def session(self, token_session: str, keys: Keys | None = None) -> str:
         """The name of a session's token index."""
-        return f"{self._prefix}:sess:{self._tag(session_id, keys)}"
+        return f"{self._prefix}:sess:{self._tag(token_session, keys)}"
 
     def lock(self, key: TokenKey) -> str:
         """The name of a token key's single-flight lock."""
         return f"{self._prefix}:lock:{self._tag(key[0])}:{self._mac('tok', *key)[:SHORT]}"
 
-    def org(self, organization_id: str, keys: Keys | None = None) -> str:
+    def org(self, audience: str, keys: Keys | None = None) -> str:
         """An organization's tag in a session's token index."""
-        return self._mac("org", organization_id, keys=keys)[:SHORT]
+        return self._mac("org", audience, keys=keys)[:SHORT]
 
     def seal(self, name: str, entry: CachedToken) -> str:
         """The sealed value of an entry, bound to its name."""

@@ -68,7 +68,7 @@ end
 return 1
 """
 
-_Pending = tuple[str, str | None]  # an eviction to replay: (session_id, organization_id or all)
+_Pending = tuple[str, str | None]  # an eviction to replay: (token_session, audience or all)
 
 
 class StoreOptions(TypedDict, total=False):
@@ -153,13 +153,13 @@ class RedisTokenStore:
         assert removed is not None  # ok: _redis_evict's count
         return removed > 0
 
-    def evict_session(self, session_id: str) -> int:
+    def evict_session(self, token_session: str) -> int:
         """Drop every entry of a session everywhere (logout); how many."""
-        return self._evict(session_id, None)
+        return self._evict(token_session, None)
 
-    def evict(self, session_id: str, organization_id: str) -> int:
+    def evict(self, token_session: str, audience: str) -> int:
         """Drop a session's entries for one organization everywhere (switch); how many."""
-        return self._evict(session_id, organization_id)
+        return self._evict(token_session, audience)
 
     def lock(self, key: TokenKey) -> AbstractContextManager[object]:
         """A Redis lock for key (cross-process single flight); none while Redis is down."""
@@ -215,12 +215,12 @@ class RedisTokenStore:
     def _redis_evict(
         self,
         r: Client,
-        session_id: str,
-        organization_id: str | None,
+        token_session: str,
+        audience: str | None,
         only: TokenKey | None = None,
     ) -> int:
         return sum(
-            self._redis_evict_under(r, keys, session_id, organization_id, only)
+            self._redis_evict_under(r, keys, token_session, audience, only)
             for keys in self._names.keysets
         )
 
@@ -228,13 +228,13 @@ class RedisTokenStore:
         self,
         r: Client,
         keys: tuple[bytes, bytes],
-        session_id: str,
-        organization_id: str | None,
+        token_session: str,
+        audience: str | None,
         only: TokenKey | None,
     ) -> int:
-        index = self._names.session(session_id, keys)
+        index = self._names.session(token_session, keys)
         members = r.hgetall(index)  # {token key name: org tag}
-        tag = None if organization_id is None else self._names.org(organization_id, keys).encode()
+        tag = None if audience is None else self._names.org(audience, keys).encode()
         wanted = None if only is None else self._names.token(only, keys).encode()
         doomed = [
             name
@@ -288,14 +288,14 @@ class RedisTokenStore:
             drop(self._local)
         return removed
 
-    def _evict(self, session_id: str, organization_id: str | None) -> int:
-        if organization_id is None:
-            held = self._forget(lambda s: s.evict_session(session_id))
+    def _evict(self, token_session: str, audience: str | None) -> int:
+        if audience is None:
+            held = self._forget(lambda s: s.evict_session(token_session))
         else:
-            held = self._forget(lambda s: s.evict(session_id, organization_id))
-        ok, removed = self._attempt(lambda r: self._redis_evict(r, session_id, organization_id))
+            held = self._forget(lambda s: s.evict(token_session, audience))
+        ok, removed = self._attempt(lambda r: self._redis_evict(r, token_session, audience))
         if not ok:
-            self._defer((session_id, organization_id))
+            self._defer((token_session, audience))
             return held
         assert removed is not None  # ok: _redis_evict's count
         return removed
@@ -314,9 +314,9 @@ class RedisTokenStore:
                     return
                 pending = next(iter(self._pending))
                 del self._pending[pending]
-            session_id, organization_id = pending
+            token_session, audience = pending
             ok, _ = self._attempt(
-                partial(self._redis_evict, session_id=session_id, organization_id=organization_id)
+                partial(self._redis_evict, token_session=token_session, audience=audience)
             )
             if not ok:
                 self._defer(pending)

@@ -16,7 +16,11 @@ from typing import Any, Protocol
 
 from cachetools import Cache, TLRUCache
 
-TokenKey = tuple[str, str, str]  # (session_id, user_id, organization_id)
+# (token_session, user_id, audience): token_session is the caller's session as the cache knows
+# it (a record's `id.gen`, so an event that narrows the session retires its tokens; or a
+# bearer's `bearer:<hmac(sid)>`); audience is an organization id (a Client API token) or
+# `widget:<organization>:<scopes>` (a widget token).
+TokenKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +44,10 @@ class TokenStore(Protocol):
     def delete(self, key: TokenKey) -> bool:
         """Drop key; True when a live entry was removed."""
 
-    def evict_session(self, session_id: str) -> int:
+    def evict_session(self, token_session: str) -> int:
         """Drop every entry of a session; how many were removed."""
 
-    def evict(self, session_id: str, organization_id: str) -> int:
+    def evict(self, token_session: str, audience: str) -> int:
         """Drop a session's entries for one organization; how many were removed."""
 
     def lock(self, key: TokenKey) -> AbstractContextManager[object]:
@@ -152,16 +156,16 @@ class MemoryTokenStore:
         with self._lock:
             return self._remove(key)
 
-    def evict_session(self, session_id: str) -> int:
+    def evict_session(self, token_session: str) -> int:
         """Drop every entry of a session; how many were removed."""
         with self._lock:
-            keys = list(self._index.get(session_id, ()))
+            keys = list(self._index.get(token_session, ()))
             return sum(self._remove(key) for key in keys)
 
-    def evict(self, session_id: str, organization_id: str) -> int:
+    def evict(self, token_session: str, audience: str) -> int:
         """Drop a session's entries for one organization; how many were removed."""
         with self._lock:
-            keys = [k for k in self._index.get(session_id, ()) if k[2] == organization_id]
+            keys = [k for k in self._index.get(token_session, ()) if k[2] == audience]
             return sum(self._remove(key) for key in keys)
 
     def lock(self, key: TokenKey) -> AbstractContextManager[object]:

@@ -279,7 +279,7 @@ def test_mint_returning_no_token_is_a_failure(clock: FakeClock):
 
 
 def test_expires_in_is_whole_seconds_left_never_negative():
-    issued = IssuedToken("t", expires_at=T0 + 100.9, organization_id="org_a", cached=False)
+    issued = IssuedToken("t", expires_at=T0 + 100.9, audience="org_a", cached=False)
     assert issued.expires_in(T0) == 100
     assert issued.expires_in(T0 + 100.5) == 0
     assert issued.expires_in(T0 + 100.9) == 0
