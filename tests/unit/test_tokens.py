@@ -189,7 +189,7 @@ def test_first_get_mints_and_later_gets_hit(broker: TokenBroker, minter: Minter)
     second = broker.get("s1", "u1", "org_a")
     assert (first.cached, second.cached) == (False, True)
     assert second.token == first.token
-    assert second.organization_id == "org_a"
+    assert second.audience == "org_a"
     assert minter.calls == [("u1", "org_a")]
     assert len(broker) == 1
 
