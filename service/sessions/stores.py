@@ -14,6 +14,7 @@ from service.core.redis_link import RedisLink
 from service.sessions.records import SessionStore
 from service.sessions.redis_store import RedisSessionStore
 from service.sessions.redis_values import RedisValueStore
+from service.sessions.sqlite_file import SqliteFile
 from service.sessions.sqlite_store import SqliteSessionStore
 from service.sessions.sqlite_values import SqliteValueStore
 from service.sessions.values import ValueStore
@@ -39,8 +40,8 @@ def make_session_stores(
             RedisValueStore(link, settings.secret_key, fallbacks=fallbacks),
         )
     # Flask's instance folder (git-ignored) unless SESSION_DB_PATH names another file.
-    path = settings.session_db_path or os.path.join(instance_path, "sessions.sqlite3")
+    file = SqliteFile(settings.session_db_path or os.path.join(instance_path, "sessions.sqlite3"))
     return SessionStores(
-        SqliteSessionStore(path, settings.secret_key, fallbacks=fallbacks),
-        SqliteValueStore(path, settings.secret_key, fallbacks=fallbacks),
+        SqliteSessionStore(file, settings.secret_key, fallbacks=fallbacks),
+        SqliteValueStore(file, settings.secret_key, fallbacks=fallbacks),
     )
