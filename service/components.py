@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from service.sessions.events import EventApplier, EventsPoller
     from service.sessions.lifecycle import Sessions
     from service.sessions.organizations import OrganizationLists
+    from service.sessions.values import ValueStore
     from service.tokens.broker import TokenBroker
     from service.web.bearer import BearerAuth
     from service.web.ratelimit import RateLimit
@@ -45,6 +46,9 @@ class Components:
     budget: Budget
     tokens: TokenBroker
     sessions: Sessions
+    # Beside the records, on the same backend: pending sign-ins and organization choices,
+    # kept organization lists, applied event ids, the events poller's cursor and lease.
+    values: ValueStore
     events: EventApplier
     organizations: OrganizationLists
     metrics: Metrics
@@ -80,12 +84,13 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> Components:
         TracedBroker,
         TracedGate,
         TracedSessionStore,
+        TracedValueStore,
         cache_observer,
     )
     from service.sessions.events import EventApplier, EventsPoller
     from service.sessions.lifecycle import Sessions
     from service.sessions.organizations import OrganizationLists
-    from service.sessions.stores import make_session_store
+    from service.sessions.stores import make_session_stores
     from service.tokens.broker import TokenBroker
     from service.tokens.redis_store import make_token_store
     from service.tokens.widgets import token_minter
@@ -137,10 +142,11 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> Components:
     )
     if traced:
         broker = TracedBroker(broker)  # type: ignore[assignment]
-    session_store = make_session_store(settings, app.instance_path, link)
+    stores = make_session_stores(settings, app.instance_path, link)
+    records, values = stores.records, stores.values
     if traced:
-        session_store = TracedSessionStore(session_store)
-    sessions = Sessions(session_store, broker, settings.session_lifetime_seconds)
+        records, values = TracedSessionStore(records), TracedValueStore(values)
+    sessions = Sessions(records, broker, settings.session_lifetime_seconds)
     revoked = bearer = None
     if settings.authkit_bearer:
         from service.sessions.revoked import RevokedSessions
@@ -148,12 +154,12 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> Components:
         from service.workos.access_tokens import AccessTokenVerifier
 
         assert settings.authkit_issuer is not None  # set with authkit_bearer (settings.py)
-        revoked = RevokedSessions(session_store, broker, settings.secret_key)
+        revoked = RevokedSessions(values, broker, settings.secret_key)
         bearer = BearerAuth(AccessTokenVerifier(client.get_jwks, settings.authkit_issuer), revoked)
-    applier = EventApplier(sessions, revoked)
+    applier = EventApplier(sessions, values, revoked)
     poller = None
     if settings.workos_events_poll_seconds:
-        poller = EventsPoller(client, applier, session_store, settings.workos_events_poll_seconds)
+        poller = EventsPoller(client, applier, values, settings.workos_events_poll_seconds)
         poller.start()
     return Components(
         settings=settings,
@@ -161,10 +167,11 @@ def build(app: Flask, settings: Settings, *, traced: bool) -> Components:
         budget=budget,
         tokens=broker,
         sessions=sessions,
+        values=values,
         events=applier,
         organizations=OrganizationLists(
             client,
-            session_store,
+            values,
             Sealer(settings.secret_key, "organization-list", settings.secret_key_fallbacks),
         ),
         metrics=metrics,

@@ -124,14 +124,14 @@ def _webhook_secret(ctx: _Context) -> str:
 
 
 def _session_store(ctx: _Context) -> str:
-    store = current().sessions.store
+    values = current().values  # on the records' backend: the same file or Redis
     name, value = f"check:{secrets.token_hex(8)}", secrets.token_hex(8)
-    store.set_value(name, value, 60)
-    read = store.get_value(name)
-    popped = store.pop_value(name)
-    if read != value or popped != value or store.get_value(name) is not None:
+    values.set_value(name, value, 60)
+    read = values.get_value(name)
+    popped = values.pop_value(name)
+    if read != value or popped != value or values.get_value(name) is not None:
         raise Failed("a probe value written was not read back and deleted")
-    return f"{store.health().get('backend')}: wrote, read and deleted a probe value"
+    return f"{values.health().get('backend')}: wrote, read and deleted a probe value"
 
 
 def _redis(ctx: _Context) -> str:

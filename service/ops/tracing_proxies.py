@@ -1,4 +1,5 @@
-"""Spans around the session store, the token cache and the WorkOS budget gate.
+"""Spans around the session store (its records and its values), the token cache and the
+WorkOS budget gate.
 
 create_app puts these proxies in front of the real objects only when tracing is on
 (service/core/tracing.py), so a process that does not trace runs the plain objects.
@@ -12,38 +13,46 @@ from typing import Any
 from service.core import tracing
 from service.tokens.widgets import WIDGET_PREFIX
 
-_STORE_METHODS = (
-    "create",
-    "get",
-    "update",
-    "delete",
-    "find",
-    "claim_event",
-    "release_event",
-    "get_value",
-    "set_value",
-    "pop_value",
-    "lease",
-)
+_RECORD_METHODS = ("create", "get", "update", "delete", "find")
+# event_applied() is not traced (it never was).
+_VALUE_METHODS = ("claim_event", "release_event", "get_value", "set_value", "pop_value", "lease")
+
+
+def _trace(proxy: object, target: object, methods: tuple[str, ...], suffix: str) -> None:
+    """Set on proxy each of target's methods as a span `session_store.<method>`: both halves
+    of the session store are one backend to whoever reads the trace."""
+    backend = type(target).__name__.removesuffix(suffix).lower() or "unknown"
+    for method in methods:
+        attributes = {"gts.store.backend": backend, "gts.store.operation": method}
+        setattr(
+            proxy,
+            method,
+            tracing.wrap(getattr(target, method), f"session_store.{method}", attributes),
+        )
 
 
 class TracedSessionStore:
-    """A session store whose calls are spans `session_store.<method>` (backend attribute)."""
+    """Session records whose calls are spans `session_store.<method>` (backend attribute)."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
-        backend = type(store).__name__.removesuffix("SessionStore").lower() or "unknown"
-        for method in _STORE_METHODS:
-            attributes = {"gts.store.backend": backend, "gts.store.operation": method}
-            setattr(
-                self,
-                method,
-                tracing.wrap(getattr(store, method), f"session_store.{method}", attributes),
-            )
+        _trace(self, store, _RECORD_METHODS, "SessionStore")
 
     def __getattr__(self, name: str) -> Any:
-        # health(), close() and the rest pass through untraced.
+        # every(), health(), close() and the rest pass through untraced.
         return getattr(self._store, name)
+
+
+class TracedValueStore:
+    """Values beside the records whose calls are spans `session_store.<method>` too."""
+
+    def __init__(self, values: Any) -> None:
+        self._values = values
+        _trace(self, values, _VALUE_METHODS, "ValueStore")
+
+    def __getattr__(self, name: str) -> Any:
+        # event_applied(), health() and close() pass through untraced.
+        return getattr(self._values, name)
 
 
 class TracedBroker:

@@ -1,1 +1,2 @@
-"""Sessions: records, their SQLite and Redis stores, lifecycle, WorkOS events and organizations."""
+"""Sessions: records and the values beside them, their SQLite and Redis stores, lifecycle,
+WorkOS events and organizations."""

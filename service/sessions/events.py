@@ -9,8 +9,8 @@
       (status not active)                mint asks WorkOS (403 not_a_member when it is gone)
     organization.deleted                 the same for every session listing the organization
 
-Each event id is marked in the session store once it has been applied (at least once: a
-redelivery of an event whose applier died is applied again); other types are ignored.
+Each event id is marked in the value store (values.py) once it has been applied (at least
+once: a redelivery of an event whose applier died is applied again); other types are ignored.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections.abc import Mapping
 
 from service.sessions.lifecycle import Sessions
 from service.sessions.organizations import forget
-from service.sessions.records import SessionStore
 from service.sessions.revoked import RevokedSessions
+from service.sessions.values import ValueStore
 from service.workos.client import WorkOSClient, WorkOSError
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,11 @@ def parse_event(body: object) -> dict:
 class EventApplier:
     """Applies events to sessions, each event id once."""
 
-    def __init__(self, sessions: Sessions, revoked: RevokedSessions | None = None):
+    def __init__(
+        self, sessions: Sessions, values: ValueStore, revoked: RevokedSessions | None = None
+    ):
         self._sessions = sessions
+        self._values = values  # the event ids applied
         self._revoked = revoked  # AUTHKIT_BEARER: revoked sids refuse their access tokens
 
     def apply(self, event: dict) -> str:
@@ -84,15 +87,14 @@ class EventApplier:
             return "ignored"
         if kind == "organization_membership.updated" and data.get("status") == "active":
             return "ignored"
-        store = self._sessions.store
-        if store.event_applied(event["id"]):
+        if self._values.event_applied(event["id"]):
             return "duplicate"
         # Applied first, marked after: a process that dies (SIGKILL, OOM) in between leaves
         # the event unmarked, so the redelivery or the next poll applies it again. Applying
         # twice is harmless (ending or narrowing a session again finds nothing left to do);
         # two deliveries at once may both apply it.
         count = self._apply(kind, data)
-        store.claim_event(event["id"])
+        self._values.claim_event(event["id"])
         log.info(
             "workos event applied",
             extra={"event": kind, "event_id": event["id"], "sessions": count},
@@ -111,9 +113,9 @@ class EventApplier:
             for user_id in {
                 r.user_id for r in self._sessions.store.find(organization_id=data["id"])
             }:
-                forget(self._sessions.store, user_id)
+                forget(self._values, user_id)
             return self._sessions.narrow(data["id"])
-        forget(self._sessions.store, data["user_id"])  # the next switch lists again
+        forget(self._values, data["user_id"])  # the next switch lists again
         return self._sessions.narrow(data["organization_id"], user_id=data["user_id"])
 
 
@@ -124,12 +126,12 @@ class EventsPoller:
         self,
         client: WorkOSClient,
         applier: EventApplier,
-        store: SessionStore,
+        values: ValueStore,
         interval: float,
     ):
         self._client = client
         self._applier = applier
-        self._store = store
+        self._values = values  # the cursor and the lease
         self._interval = interval
         self._owner = secrets.token_hex(8)
         self._stop = threading.Event()
@@ -148,13 +150,14 @@ class EventsPoller:
 
     def poll_once(self) -> int:
         """One poll if this process holds the lease: how many events were applied."""
-        if not self._store.lease("events-poller", self._owner, max(3 * self._interval, 10)):
+        if not self._values.lease("events-poller", self._owner, max(3 * self._interval, 10)):
             return 0
-        cursor = self._store.get_value(CURSOR)
+        cursor = self._values.get_value(CURSOR)
         if cursor is None:
             # First start: begin at the newest event (no replay of history); "" = none yet.
             newest = self._client.list_events(events=HANDLED, limit=1, order="desc")
-            self._store.set_value(CURSOR, newest[0].get("id", "") if newest else "", CURSOR_SECONDS)
+            first = newest[0].get("id", "") if newest else ""
+            self._values.set_value(CURSOR, first, CURSOR_SECONDS)
             return 0
         applied = 0
         for _ in range(MAX_PAGES):
@@ -167,7 +170,7 @@ class EventsPoller:
                     continue
                 applied += self._applier.apply(event) == "applied"
                 cursor = event["id"]
-                self._store.set_value(CURSOR, cursor, CURSOR_SECONDS)
+                self._values.set_value(CURSOR, cursor, CURSOR_SECONDS)
             if len(page) < PAGE:
                 break
         return applied

@@ -1,11 +1,12 @@
-"""A user's organizations: listed from WorkOS and kept a minute per user, sealed, in the store."""
+"""A user's organizations: listed from WorkOS and kept a minute per user, sealed, in the value
+store."""
 
 from __future__ import annotations
 
 import json
 
 from service.core.sealing import Sealer
-from service.sessions.records import SessionStore
+from service.sessions.values import ValueStore
 from service.workos.client import WorkOSClient
 
 # A switch within this long of the last listing (a sign-in's or another switch's) reuses it:
@@ -17,9 +18,9 @@ LIST_SECONDS = 60
 class OrganizationLists:
     """Lists a user's active organizations from WorkOS and keeps each list LIST_SECONDS."""
 
-    def __init__(self, client: WorkOSClient, store: SessionStore, sealer: Sealer):
+    def __init__(self, client: WorkOSClient, values: ValueStore, sealer: Sealer):
         self._client = client
-        self._store = store  # every host's: a list kept by one is reused by another
+        self._values = values  # every host's: a list kept by one is reused by another
         self._sealer = sealer
 
     def listed(self, user_id: str, kind: str = "memberships") -> list[dict]:
@@ -38,22 +39,22 @@ class OrganizationLists:
     def remember(self, user_id: str, organizations: list[dict]) -> None:
         """Keep the user's list for LIST_SECONDS."""
         sealed = self._sealer.seal(json.dumps(organizations))
-        self._store.set_value(_name(user_id), sealed, LIST_SECONDS)
+        self._values.set_value(_name(user_id), sealed, LIST_SECONDS)
 
     def remembered(self, user_id: str) -> list[dict] | None:
         """The user's kept list, or None when none is kept (or it no longer opens)."""
-        sealed = self._store.get_value(_name(user_id))
+        sealed = self._values.get_value(_name(user_id))
         opened = self._sealer.unseal(sealed) if sealed else None
         return None if opened is None else json.loads(opened)
 
     def forget(self, user_id: str) -> None:
         """Drop the user's kept list (a membership of theirs changed)."""
-        forget(self._store, user_id)
+        forget(self._values, user_id)
 
 
-def forget(store: SessionStore, user_id: str) -> None:
-    """Drop the user's kept list from `store`; the event applier needs no WorkOS client."""
-    store.pop_value(_name(user_id))
+def forget(values: ValueStore, user_id: str) -> None:
+    """Drop the user's kept list from `values`; the event applier needs no WorkOS client."""
+    values.pop_value(_name(user_id))
 
 
 def find(organizations: list[dict] | None, organization_id: str) -> dict | None:

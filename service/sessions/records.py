@@ -2,14 +2,14 @@
 (docs/sessions-and-tokens.md).
 
 The cookie carries only a random session id; everything else is a `SessionRecord` in a store:
-SQLite on one host (`session_sqlite.py`), Redis across hosts (`session_redis.py`), or process
+SQLite on one host (`sqlite_store.py`), Redis across hosts (`redis_store.py`), or process
 memory for unit tests (`MemorySessionStore`, never a default). No record means signed out: a
 store that fails raises `SessionStoreUnavailable` and never answers with a guess.
 
 Every store keeps, beside the records, indexes by user id, WorkOS session id (`sid`) and
-organization id (the events of `events.py` find sessions through them), a set of event ids
-already applied, small named values (the Events API cursor, pending organization choices)
-and leases (one events poller). Index entries expire with their records.
+organization id (the events of `events.py` find sessions through them); index entries expire
+with their records. The short-lived values kept on the same backend (applied event ids, named
+values, leases) are a `ValueStore` of their own (values.py).
 
 `gen` counts the events that narrowed a session (a membership or organization removed). It is
 part of the token cache key (`token_session`), so a bump makes every cached token of the
@@ -24,10 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol
-
-# Values kept beside the records (cursor, pending choices) and seen event ids live this long
-# at most; a pending organization choice lives as long as a sign-in flow.
-EVENT_MEMORY_SECONDS = 3 * 86400
 
 
 class SessionStoreUnavailable(Exception):
@@ -106,29 +102,9 @@ class SessionStore(Protocol):
     def every(self) -> list[SessionRecord]:
         """Every live record: a scan for the operator's commands, never for a request."""
 
-    def event_applied(self, event_id: str) -> bool:
-        """True when claim_event marked this event id applied (within EVENT_MEMORY_SECONDS)."""
-
-    def claim_event(self, event_id: str) -> bool:
-        """Mark an event id applied (for EVENT_MEMORY_SECONDS); True the first time."""
-
-    def release_event(self, event_id: str) -> None:
-        """Forget a claim whose event could not be applied, so a redelivery applies it."""
-
-    def get_value(self, name: str) -> str | None:
-        """A named value, or None."""
-
-    def set_value(self, name: str, value: str, seconds: float = EVENT_MEMORY_SECONDS) -> None:
-        """Keep a named value for `seconds`."""
-
-    def pop_value(self, name: str) -> str | None:
-        """Remove a named value and return it (single use)."""
-
-    def lease(self, name: str, owner: str, seconds: float) -> bool:
-        """Take or renew the lease `name` for owner; False while someone else holds it."""
-
     def health(self) -> dict[str, object]:
-        """For /readyz: the backend's name and whether it answers."""
+        """For /readyz: the backend's name and whether it answers (the values kept beside the
+        records are on the same backend: this answers for them too)."""
 
 
 class MemorySessionStore:
@@ -138,7 +114,6 @@ class MemorySessionStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._records: dict[str, SessionRecord] = {}
-        self._values: dict[str, tuple[str, float]] = {}
 
     def create(self, record: SessionRecord) -> None:
         with self._lock:
@@ -184,43 +159,6 @@ class MemorySessionStore:
         with self._lock:
             return [r for r in map(self._live, list(self._records)) if r is not None]
 
-    def event_applied(self, event_id: str) -> bool:
-        with self._lock:
-            return self._value("event:" + event_id) is not None
-
-    def claim_event(self, event_id: str) -> bool:
-        with self._lock:
-            if self._value("event:" + event_id) is not None:
-                return False
-            self._values["event:" + event_id] = ("1", self._clock() + EVENT_MEMORY_SECONDS)
-            return True
-
-    def release_event(self, event_id: str) -> None:
-        with self._lock:
-            self._values.pop("event:" + event_id, None)
-
-    def get_value(self, name: str) -> str | None:
-        with self._lock:
-            return self._value(name)
-
-    def set_value(self, name: str, value: str, seconds: float = EVENT_MEMORY_SECONDS) -> None:
-        with self._lock:
-            self._values[name] = (value, self._clock() + seconds)
-
-    def pop_value(self, name: str) -> str | None:
-        with self._lock:
-            value = self._value(name)
-            self._values.pop(name, None)
-            return value
-
-    def lease(self, name: str, owner: str, seconds: float) -> bool:
-        with self._lock:
-            holder = self._value("lease:" + name)
-            if holder not in (None, owner):
-                return False
-            self._values["lease:" + name] = (owner, self._clock() + seconds)
-            return True
-
     def health(self) -> dict[str, object]:
         return {"backend": "memory", "ok": True}
 
@@ -230,13 +168,6 @@ class MemorySessionStore:
             del self._records[session_id]
             return None
         return record
-
-    def _value(self, name: str) -> str | None:
-        held = self._values.get(name)
-        if held is None or held[1] <= self._clock():
-            self._values.pop(name, None)
-            return None
-        return held[0]
 
 
 def _orgs_of(record: SessionRecord) -> list[dict]:

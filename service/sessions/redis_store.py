@@ -1,4 +1,5 @@
-"""RedisSessionStore: session records shared by every worker and host through Redis.
+"""RedisSessionStore: session records shared by every worker and host through Redis (the values
+beside them, on the same link, are redis_values.py's).
 
 Layout (names carry keyed HMACs, `keys.mac`, and say nothing about sessions, users or
 organizations; the braces are hash tags, so a session's keys stay in one cluster slot):
@@ -7,8 +8,6 @@ organizations; the braces are hash tags, so a session's keys stay in one cluster
     gts:su:<u>      sorted set of k by expiry: the sessions of a user
     gts:sx:<x>      sorted set of k by expiry: the sessions made from one WorkOS session
     gts:so:<o>      sorted set of k by expiry: the sessions listing an organization
-    gts:ev:<e>      an event id already applied (EVENT_MEMORY_SECONDS)
-    gts:v:<name>    named values (Events API cursor, pending organization choices, leases)
 
 Every script touches one key, so the layout works on a Redis Cluster as on one Redis. An index
 drops members past their expiry whenever it is written, and expires with its last member; a
@@ -32,7 +31,6 @@ from service.core.keys import derive, mac, session_tag
 from service.core.redis_link import Client, RedisDown, RedisLink, ping_every_node
 from service.core.sealing import Sealer
 from service.sessions.records import (
-    EVENT_MEMORY_SECONDS,
     Change,
     SessionRecord,
     SessionStoreUnavailable,
@@ -57,13 +55,6 @@ local held = redis.call('HMGET', KEYS[1], 'b', 'g')
 if not held[1] then return 0 end
 if held[1] ~= ARGV[1] or (held[2] or '0') ~= ARGV[2] then return -1 end
 redis.call('HSET', KEYS[1], 'b', ARGV[3], 'g', ARGV[4])
-return 1
-"""
-# Take a lease that is free, or renew one this owner holds.
-_LEASE = """
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 SWAP_ATTEMPTS = 8
@@ -210,63 +201,9 @@ class RedisSessionStore:
                 found.append(record)
         return found
 
-    # -- events, values and leases ---------------------------------------------------------
-
-    def event_applied(self, event_id: str) -> bool:
-        """True when this event id was marked applied (under this key or a former one)."""
-        for key in (self._names, *self._old_names):
-            name = f"{self._prefix}:ev:{mac(key, 'e', event_id)}"
-            if self._run(lambda r, n: r.exists(n), name):
-                return True
-        return False
-
-    def claim_event(self, event_id: str) -> bool:
-        """Mark this event id applied; True the first time."""
-        name = f"{self._prefix}:ev:{mac(self._names, 'e', event_id)}"
-        for key in self._old_names:  # claimed before a rotation: claimed
-            old = f"{self._prefix}:ev:{mac(key, 'e', event_id)}"
-            if self._run(lambda r, o: r.exists(o), old):
-                return False
-        return bool(self._run(lambda r: r.set(name, b"1", nx=True, ex=EVENT_MEMORY_SECONDS)))
-
-    def release_event(self, event_id: str) -> None:
-        """Forget a claim, so that a redelivery applies the event."""
-        self._run(lambda r: r.delete(f"{self._prefix}:ev:{mac(self._names, 'e', event_id)}"))
-
-    def get_value(self, name: str) -> str | None:
-        """A named value, or None."""
-        for key in (self._names, *self._old_names):
-            value = cast(
-                "bytes | None", self._run(lambda r, k: r.get(self._value_name(name, k)), key)
-            )
-            if value is not None:
-                return value.decode()
-        return None
-
-    def set_value(self, name: str, value: str, seconds: float = EVENT_MEMORY_SECONDS) -> None:
-        """Keep a named value for `seconds`."""
-        ms = max(1, math.ceil(seconds * 1000))
-        self._run(lambda r: r.set(self._value_name(name), value.encode(), px=ms))
-
-    def pop_value(self, name: str) -> str | None:
-        """Remove a named value and return it."""
-        for key in (self._names, *self._old_names):
-            value = cast(
-                "bytes | None", self._run(lambda r, k: r.getdel(self._value_name(name, k)), key)
-            )
-            if value is not None:
-                return value.decode()
-        return None
-
-    def lease(self, name: str, owner: str, seconds: float) -> bool:
-        """Take or renew a lease; False while another owner holds it."""
-        script = self._script(_LEASE)
-        ms = max(1, math.ceil(seconds * 1000))
-        key = self._value_name("lease:" + name)
-        return bool(self._run(lambda r: script(keys=[key], args=[owner, ms], client=r)))
-
     def health(self) -> dict[str, object]:
-        """For /readyz: whether Redis answers."""
+        """For /readyz: whether Redis answers (every node; the values beside the records are
+        on the same link)."""
         try:
             self._run(ping_every_node)
         except SessionStoreUnavailable:
@@ -299,9 +236,6 @@ class RedisSessionStore:
 
     def _index_name(self, kind: str, value: str, key: bytes | None = None) -> str:
         return f"{self._prefix}:{kind}:{mac(key or self._names, kind, value)}"
-
-    def _value_name(self, name: str, key: bytes | None = None) -> str:
-        return f"{self._prefix}:v:{mac(key or self._names, 'v', name)}"
 
     def _migrate(self, session_id: str) -> SessionRecord | None:
         """Move a record kept under a former key's names to the current ones; None if none."""

@@ -1,10 +1,10 @@
 """WorkOS sessions revoked (session.revoked events), for AuthKit access tokens presented here.
 
 A bearer caller has no session record to delete, so a revocation is remembered instead: a
-named value in the session store (shared by every worker and host) for as long as an access
-token may live (access_tokens.MAX_LIFETIME), named by a keyed HMAC of the sid. Each process
-trusts what it read for `copy_seconds` (the bound a cookie session's record has too), and
-what it was told itself at once.
+named value in the value store (values.py; shared by every worker and host) for as long as an
+access token may live (access_tokens.MAX_LIFETIME), named by a keyed HMAC of the sid. Each
+process trusts what it read for `copy_seconds` (the bound a cookie session's record has too),
+and what it was told itself at once.
 
 The same HMAC names the sid's part of the token cache key (`bearer:<hmac>`), so a revocation
 drops the tokens minted for that session, as a sign-out does for a cookie session.
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from cachetools import LRUCache
 
 from service.core.keys import derive, mac
-from service.sessions.records import SessionStore
+from service.sessions.values import ValueStore
 from service.tokens.broker import TokenBroker
 from service.workos.access_tokens import MAX_LIFETIME
 
@@ -32,7 +32,7 @@ class RevokedSessions:
 
     def __init__(
         self,
-        store: SessionStore,
+        values: ValueStore,
         tokens: TokenBroker,
         secret_key: str,
         *,
@@ -40,7 +40,7 @@ class RevokedSessions:
         monotonic: Callable[[], float] = time.monotonic,
         maxsize: int = 10000,
     ):
-        self._store = store
+        self._values = values
         self._tokens = tokens
         self._key = derive(secret_key, "bearer-sessions")
         self._copy_seconds = copy_seconds
@@ -58,7 +58,7 @@ class RevokedSessions:
                 raise Revoked(sid)
             return known[0]
         name = known[0] if known is not None else self._name(sid)
-        revoked = self._store.get_value(_value(name)) is not None
+        revoked = self._values.get_value(_value(name)) is not None
         until = NEVER if revoked else self._monotonic() + self._copy_seconds
         with self._lock:
             self._known[sid] = (name, revoked, until)
@@ -69,7 +69,7 @@ class RevokedSessions:
     def revoke(self, sid: str) -> int:
         """Remember sid as revoked everywhere and drop its cached tokens; how many."""
         name = self._name(sid)
-        self._store.set_value(_value(name), "1", MAX_LIFETIME)
+        self._values.set_value(_value(name), "1", MAX_LIFETIME)
         with self._lock:
             self._known[sid] = (name, True, NEVER)
         return self._tokens.evict_session(name)

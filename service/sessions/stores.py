@@ -1,26 +1,47 @@
-"""Which session store a deployment gets: Redis when REDIS_URL is set, else SQLite."""
+"""Which session stores a deployment gets: Redis when REDIS_URL is set, else SQLite.
+
+Both halves on one backend: the records (a SessionStore) and the values beside them (a
+ValueStore: applied event ids, named values, leases) share the SQLite file or the Redis link.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from service.config.settings import Settings
 from service.core.redis_link import RedisLink
 from service.sessions.records import SessionStore
 from service.sessions.redis_store import RedisSessionStore
+from service.sessions.redis_values import RedisValueStore
+from service.sessions.sqlite_file import SqliteFile
 from service.sessions.sqlite_store import SqliteSessionStore
+from service.sessions.sqlite_values import SqliteValueStore
+from service.sessions.values import ValueStore
 
 
-def make_session_store(
+@dataclass(frozen=True, slots=True)
+class SessionStores:
+    """The session records and the short-lived values of one deployment, on one backend."""
+
+    records: SessionStore
+    values: ValueStore
+
+
+def make_session_stores(
     settings: Settings, instance_path: str, link: RedisLink | None = None
-) -> SessionStore:
-    """RedisSessionStore with REDIS_URL (on link, if given), else SqliteSessionStore."""
+) -> SessionStores:
+    """The Redis stores with REDIS_URL (on link, if given), else the SQLite ones."""
+    fallbacks = settings.secret_key_fallbacks
     if settings.redis_url:
-        return RedisSessionStore(
-            link or RedisLink(settings.redis_url),
-            settings.secret_key,
-            fallbacks=settings.secret_key_fallbacks,
+        link = link or RedisLink(settings.redis_url)
+        return SessionStores(
+            RedisSessionStore(link, settings.secret_key, fallbacks=fallbacks),
+            RedisValueStore(link, settings.secret_key, fallbacks=fallbacks),
         )
     # Flask's instance folder (git-ignored) unless SESSION_DB_PATH names another file.
-    path = settings.session_db_path or os.path.join(instance_path, "sessions.sqlite3")
-    return SqliteSessionStore(path, settings.secret_key, fallbacks=settings.secret_key_fallbacks)
+    file = SqliteFile(settings.session_db_path or os.path.join(instance_path, "sessions.sqlite3"))
+    return SessionStores(
+        SqliteSessionStore(file, settings.secret_key, fallbacks=fallbacks),
+        SqliteValueStore(file, settings.secret_key, fallbacks=fallbacks),
+    )

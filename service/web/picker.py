@@ -68,7 +68,7 @@ def finish_organization() -> ResponseReturnValue:
             raise ApiError(403, "not_a_member", "You are no longer a member of that organization.")
         return redirect(pending["n"], 302)
     pick = browser_session().pop("pick")
-    sealed = current().sessions.store.pop_value("pick:" + pick)  # single use
+    sealed = current().values.pop_value("pick:" + pick)  # single use
     if sealed is None:
         raise ApiError(400, "sign_in_failed", "The organization choice expired. Sign in again.")
     try:
@@ -83,7 +83,7 @@ def finish_organization() -> ResponseReturnValue:
 def _pending() -> dict | None:
     pick = browser_session().get("pick")
     if isinstance(pick, str):
-        sealed = current().sessions.store.get_value("pick:" + pick)
+        sealed = current().values.get_value("pick:" + pick)
         opened = current().pending_sealer.unseal(sealed) if sealed else None
         if opened is None:
             browser_session().pop("pick")

@@ -31,7 +31,7 @@ MAX_FLOWS = 5  # pending flows kept per browser: several tabs may sign in at onc
 MAX_NEXT = 400  # longest `next` kept in a flow; longer ones return to /
 FLOWS_BUDGET = 600  # bytes of JSON the flows may take, so the cookie stays under 1 KB
 ERROR_CODE = re.compile(r"[a-z0-9_.-]{1,64}")
-FLOW_PREFIX = "flow:"  # a state issued by /login and not used yet, in the session store
+FLOW_PREFIX = "flow:"  # a state issued by /login and not used yet, in the value store
 
 
 def _verifier(state: str) -> str:
@@ -70,7 +70,7 @@ def login() -> ResponseReturnValue:
     flows[state] = [next_path, int(now)]
     # Issued here, kept server-side: a callback must name a state the store still holds, once
     # (a replayed pre-callback cookie still lists it in `flows`).
-    current().sessions.store.set_value(FLOW_PREFIX + state, "1", FLOW_MAX_AGE)
+    current().values.set_value(FLOW_PREFIX + state, "1", FLOW_MAX_AGE)
     browser_session()["flows"] = flows
     login_hint = (request.args.get("login_hint") or "")[:320] or None
     url = current().workos.authorization_url(
@@ -102,9 +102,7 @@ def callback() -> ResponseReturnValue:
     # Single use, whatever the cookie says (a replayed copy still lists the state): taken
     # from the store before WorkOS is asked. Only a state the cookie holds is looked up, so
     # a bogus callback costs the store nothing.
-    issued = (
-        flow is not None and current().sessions.store.pop_value(FLOW_PREFIX + state) is not None
-    )
+    issued = flow is not None and current().values.pop_value(FLOW_PREFIX + state) is not None
     if error:
         code = error if ERROR_CODE.fullmatch(error) else "unknown"
         raise ApiError(400, "sign_in_failed", f"WorkOS could not sign you in ({code}).")
@@ -174,7 +172,7 @@ def _end_browser_session() -> None:
 
 
 def _start_selection(exc: OrganizationSelectionRequired, next_path: str) -> WerkzeugResponse:
-    """WorkOS wants an organization picked: keep the choice, sealed, in the session store."""
+    """WorkOS wants an organization picked: keep the choice, sealed, in the value store."""
     _end_browser_session()
     organizations = [
         {"id": o["id"], "name": o.get("name") or o["id"]}
@@ -189,7 +187,7 @@ def _start_selection(exc: OrganizationSelectionRequired, next_path: str) -> Werk
     }
     pick = secrets.token_urlsafe(16)
     sealed = current().pending_sealer.seal(json.dumps(pending))
-    current().sessions.store.set_value("pick:" + pick, sealed, FLOW_MAX_AGE)
+    current().values.set_value("pick:" + pick, sealed, FLOW_MAX_AGE)
     browser_session()["pick"] = pick
     return redirect(url_for("auth.choose_organization"), 302)
 

@@ -128,7 +128,7 @@ def test_the_route_needs_no_session_and_sets_no_cookie(hooked):
 
 def poller_of(app, interval: float = 60) -> EventsPoller:
     parts = components.of(app)
-    return EventsPoller(parts.workos, parts.events, parts.sessions.store, interval)
+    return EventsPoller(parts.workos, parts.events, parts.values, interval)
 
 
 def test_the_poller_starts_at_the_newest_event_and_applies_what_follows(app, browser, emulator):
@@ -149,8 +149,8 @@ def test_the_poller_starts_at_the_newest_event_and_applies_what_follows(app, bro
 def test_one_poller_at_a_time_holds_the_lease(app, emulator):
     first, second = poller_of(app), poller_of(app)
     first.poll_once()
-    assert components.of(app).sessions.store.get_value("events-cursor") is not None
-    assert not components.of(app).sessions.store.lease("events-poller", "someone-else", 30)
+    assert components.of(app).values.get_value("events-cursor") is not None
+    assert not components.of(app).values.lease("events-poller", "someone-else", 30)
     assert second.poll_once() == 0
 
 
@@ -160,7 +160,7 @@ def test_a_configured_poller_signs_a_revoked_session_out(make_app, browser, emul
     browser.sign_in(ALICE)
     assert browser.token().status_code == 200
     deadline = time.monotonic() + 5
-    while components.of(app).sessions.store.get_value("events-cursor") is None:
+    while components.of(app).values.get_value("events-cursor") is None:
         assert time.monotonic() < deadline, "the poller never set its cursor"
         time.sleep(0.05)
     emulator.revoke_sessions(ALICE)

@@ -1,4 +1,5 @@
-"""The session stores' shared contract (memory, SQLite, Redis), and what each keeps on disk."""
+"""The session stores' shared contract (memory, SQLite, Redis), and what each keeps on disk.
+The values kept beside the records are tests/unit/test_value_stores.py's."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from devstack.stack import free_port
 from service.core.redis_link import RedisLink
 from service.sessions.records import MemorySessionStore, SessionRecord, SessionStoreUnavailable
 from service.sessions.redis_store import RedisSessionStore
+from service.sessions.sqlite_file import SqliteFile
 from service.sessions.sqlite_store import SqliteSessionStore
+from service.sessions.sqlite_values import SqliteValueStore
 from tests.support import FakeClock
 
 SECRET = "unit-test-secret-key-0123456789abcdef0123"
@@ -140,31 +143,6 @@ def test_every_lists_the_live_records_only(store, clock):
     assert store.every() == []
 
 
-def test_an_event_is_claimed_once_until_released(store):
-    assert store.claim_event("event_01")
-    assert not store.claim_event("event_01")
-    assert store.claim_event("event_02")
-    store.release_event("event_01")
-    assert store.claim_event("event_01")
-
-
-def test_values_are_single_use_when_popped(store):
-    assert store.get_value("cursor") is None
-    store.set_value("cursor", "event_01", 60)
-    assert store.get_value("cursor") == "event_01"
-    assert store.pop_value("cursor") == "event_01"
-    assert store.pop_value("cursor") is None
-
-
-def test_a_lease_has_one_holder_at_a_time(store, kind, clock):
-    assert store.lease("poller", "a", 30)
-    assert not store.lease("poller", "b", 30)
-    assert store.lease("poller", "a", 30)  # renewed by its holder
-    if kind != "redis":  # Redis expires on its own clock, not the injected one
-        clock.advance(31)
-        assert store.lease("poller", "b", 30)
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])  # memory keeps objects, not seals
 def test_another_secret_key_opens_no_record(make_store, kind):
     alice = record()
@@ -184,28 +162,39 @@ def test_two_processes_share_the_store(make_store):
 
 
 def test_sqlite_file_names_nobody(tmp_path, clock):
-    store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
+    file = SqliteFile(tmp_path / "s.sqlite3")
+    store, values = SqliteSessionStore(file, SECRET, clock), SqliteValueStore(file, SECRET, clock)
     alice = record()
     store.create(alice)
     # Named values: the organization list kept for switches, a pending choice, the poller's.
-    store.set_value("organizations:user_01HALICE", "sealed", 60)
-    store.set_value("pick:org_01HACME", "sealed", 60)
-    assert store.lease("events-poller:session_01HSID", "me", 30)
-    assert store.get_value("organizations:user_01HALICE") == "sealed"
+    values.set_value("organizations:user_01HALICE", "sealed", 60)
+    values.set_value("pick:org_01HACME", "sealed", 60)
+    assert values.lease("events-poller:session_01HSID", "me", 30)
+    assert values.get_value("organizations:user_01HALICE") == "sealed"
     store.close()
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     for secret in (alice.id, "user_01HALICE", "alice@acme.com", "session_01HSID", "org_01HACME"):
         assert secret.encode() not in data
 
 
-def test_sqlite_values_written_in_clear_by_an_older_version_are_still_read(tmp_path, clock):
-    """The Events API cursor survives the upgrade that started naming values by HMAC."""
-    store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
-    with store._write() as db:
-        db.execute("INSERT INTO kv VALUES ('events:cursor', 'event_01', ?)", (T0 + 60,))
-    assert store.get_value("events:cursor") == "event_01"
-    assert store.pop_value("events:cursor") == "event_01"
-    assert store.get_value("events:cursor") is None
+def test_sqlite_records_and_values_share_one_file(tmp_path, clock):
+    """One file, one connection per thread for both halves; a restart opens what they wrote."""
+    file = SqliteFile(tmp_path / "s.sqlite3")
+    store, values = SqliteSessionStore(file, SECRET, clock), SqliteValueStore(file, SECRET, clock)
+    alice = record()
+    store.create(alice)
+    values.set_value("events-cursor", "event_01", 60)
+    with file.read() as db:
+        assert {row[0] for row in db.execute("SELECT name FROM sqlite_master")} >= {
+            "sessions",
+            "session_orgs",
+            "kv",
+        }
+    store.close()
+    reopened = tmp_path / "s.sqlite3"
+    assert SqliteSessionStore(reopened, SECRET, clock).get(alice.id) == alice
+    assert SqliteValueStore(reopened, SECRET, clock).get_value("events-cursor") == "event_01"
+    assert store.health() == values.health() == {"backend": "sqlite", "ok": True}
 
 
 def test_redis_keys_name_nobody(redis_server, raw, clock):
@@ -283,7 +272,7 @@ def test_sqlite_that_cannot_write_is_not_ready(tmp_path, clock):
     store = SqliteSessionStore(tmp_path / "s.sqlite3", SECRET, clock)
     store.create(record())
     assert store.health() == {"backend": "sqlite", "ok": True}
-    with store._read() as db:
+    with store._file.read() as db:
         pages = db.execute("PRAGMA page_count").fetchone()[0]
         db.execute(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(SessionStoreUnavailable):  # sign-ins fill what room the pages had

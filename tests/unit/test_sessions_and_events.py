@@ -7,6 +7,7 @@ import pytest
 from service.sessions.events import EventApplier, NotAnEvent, parse_event
 from service.sessions.lifecycle import Sessions
 from service.sessions.records import MemorySessionStore, SessionStoreUnavailable
+from service.sessions.values import MemoryValueStore
 from service.tokens.broker import TokenBroker
 from tests.support import FakeClock
 
@@ -18,12 +19,14 @@ BOB = {"id": "user_bob", "email": "bob@globex.com", "first_name": "Bob", "last_n
 
 
 class World:
-    """Two 'processes' (Sessions) over one store, each with its own token broker."""
+    """Two 'processes' (Sessions) over one store and one value store, each with its own token
+    broker."""
 
     def __init__(self):
         self.clock = FakeClock(T0)
         self.monotonic = FakeClock(0.0)
         self.store = MemorySessionStore(self.clock)
+        self.values = MemoryValueStore(self.clock)
         self.mints = 0
         self.brokers = [TokenBroker(self._mint, clock=self.clock) for _ in range(2)]
         self.a, self.b = (
@@ -111,7 +114,7 @@ def test_events_that_end_sessions(world, event, ended):
         "alice2": world.sign_in(ALICE, "session_2"),
         "bob": world.sign_in(BOB, "session_3"),
     }
-    applier = EventApplier(world.a)
+    applier = EventApplier(world.a, world.values)
     assert applier.apply(parse_event({"id": "event_1", **event})) == "applied"
     gone = {name for name, r in sessions.items() if world.store.get(r.id) is None}
     assert gone == ended
@@ -132,14 +135,15 @@ def test_events_that_narrow_sessions(world, event, narrowed):
         data["status"] = "inactive"
     if event == "organization.deleted":
         data = {"id": "org_acme", "name": "Acme Corp"}
-    outcome = EventApplier(world.a).apply(parse_event({"id": "e1", "event": event, "data": data}))
+    applier = EventApplier(world.a, world.values)
+    outcome = applier.apply(parse_event({"id": "e1", "event": event, "data": data}))
     assert outcome == "applied"
     assert (world.store.get(alice.id).gen == 1) is narrowed
 
 
 def test_a_repeated_event_id_is_applied_once(world):
     alice = world.sign_in()
-    applier = EventApplier(world.a)
+    applier = EventApplier(world.a, world.values)
     event = parse_event(
         {
             "id": "event_1",
@@ -149,13 +153,14 @@ def test_a_repeated_event_id_is_applied_once(world):
     )
     assert applier.apply(event) == "applied"
     assert applier.apply(event) == "duplicate"
-    assert EventApplier(world.b).apply(event) == "duplicate"  # another process sees the claim
+    other = EventApplier(world.b, world.values)
+    assert other.apply(event) == "duplicate"  # another process sees the claim
     assert world.store.get(alice.id).gen == 1
 
 
 def test_other_events_are_ignored(world):
     alice = world.sign_in()
-    applier = EventApplier(world.a)
+    applier = EventApplier(world.a, world.values)
     for event in (
         {"id": "e1", "event": "user.created", "data": {"id": "user_alice"}},
         {"id": "e2", "event": "session.created", "data": {"id": "session_1"}},
@@ -172,7 +177,7 @@ def test_other_events_are_ignored(world):
 def test_an_event_that_fails_is_applied_by_its_redelivery(world, monkeypatch):
     alice = world.sign_in()
     event = parse_event({"id": "e1", "event": "session.revoked", "data": {"id": "session_1"}})
-    applier = EventApplier(world.a)
+    applier = EventApplier(world.a, world.values)
     real_find = world.store.find
 
     def down(**_):
