@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from flask.cli import with_appcontext
 
 from service.components import current
 from service.config.settings import Settings
+from service.sessions.stores import DEFAULT_DB
 from service.web.webhooks import InvalidSignature, verify_signature
 from service.workos.client import WorkOSClient
 
@@ -131,7 +133,16 @@ def _session_store(ctx: _Context) -> str:
     popped = values.pop_value(name)
     if read != value or popped != value or values.get_value(name) is not None:
         raise Failed("a probe value written was not read back and deleted")
-    return f"{values.health().get('backend')}: wrote, read and deleted a probe value"
+    line = f"{values.health().get('backend')}: wrote, read and deleted a probe value"
+    if ctx.settings.redis_url:
+        return line
+    # The default file sits in the app's instance folder: a redeploy that replaces the folder
+    # (a new container, a fresh checkout) loses every session, which is said here, not later.
+    path = ctx.settings.session_db_path or os.path.join(current_app.instance_path, DEFAULT_DB)
+    where = f"{line} in {path}"
+    if ctx.settings.session_db_path is None:
+        where += " (the default, inside the app's folder: set SESSION_DB_PATH to a volume)"
+    return where
 
 
 def _redis(ctx: _Context) -> str:

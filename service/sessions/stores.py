@@ -28,6 +28,10 @@ class SessionStores:
     values: ValueStore
 
 
+# The session file when SESSION_DB_PATH is unset, in the app's instance folder.
+DEFAULT_DB = "sessions.sqlite3"
+
+
 def make_session_stores(
     settings: Settings, instance_path: str, link: RedisLink | None = None
 ) -> SessionStores:
@@ -40,7 +44,7 @@ def make_session_stores(
             RedisValueStore(link, settings.secret_key, fallbacks=fallbacks),
         )
     # Flask's instance folder (git-ignored) unless SESSION_DB_PATH names another file.
-    file = SqliteFile(settings.session_db_path or os.path.join(instance_path, "sessions.sqlite3"))
+    file = SqliteFile(settings.session_db_path or os.path.join(instance_path, DEFAULT_DB))
     return SessionStores(
         SqliteSessionStore(file, settings.secret_key, fallbacks=fallbacks),
         SqliteValueStore(file, settings.secret_key, fallbacks=fallbacks),

@@ -128,6 +128,16 @@ def test_check_passes_against_the_emulator(make_app, emulator):
         "clock",
     ]
     assert API_KEY not in result.output and WEBHOOK_SECRET not in result.output
+    assert lines["session store"][1].endswith("sessions.sqlite3")  # SESSION_DB_PATH, named
+
+
+def test_check_names_a_session_file_left_in_the_app_folder(make_app, emulator):
+    emulator.set_redirect_uris(["http://localhost/callback"])
+    app = make_app(SESSION_DB_PATH="")  # unset: the default file in the instance folder
+    result = app.test_cli_runner().invoke(args=["check"])
+    status, reason = _lines(result.output)["session store"]
+    assert status == "ok" and app.instance_path in reason
+    assert "set SESSION_DB_PATH to a volume" in reason
 
 
 def test_check_fails_on_each_misconfiguration(make_app, emulator):
