@@ -30,8 +30,6 @@ from service.workos import timing as workos_timing
 from service.workos.client import WorkOSError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-# The routes whose answers gts_token_requests_total counts.
-TOKEN_ENDPOINTS = frozenset({"api.graphql_token", "api.widget_token"})
 P = ParamSpec("P")
 
 
@@ -163,24 +161,11 @@ def _issue(
             # The WorkOS time of this answer, for browsers' developer tools and `make bench`
             # (what a miss costs beyond WorkOS's own time).
             unproxied(g).server_timing = f"workos;dur={spent[0] * 1000:.3f}"
+    # Counted with the answer's other outcomes by the request hooks (ops/request_hooks.py).
     unproxied(g).token_outcome = "hit" if issued.cached else "miss"
     if not issued.cached:
         metrics.cache_entries.set(len(broker))
     return issued
-
-
-@bp.after_request
-def _count_token_answer(response: Response) -> Response:
-    """Count every answer of the token routes, in one place: hit, miss or its error code
-    (set by errors.py on every error answer, whichever hook or view raised it)."""
-    context = unproxied(g)
-    outcome = getattr(context, "token_outcome", None) or getattr(context, "error_code", None)
-    if outcome is not None and unproxied(request).endpoint in TOKEN_ENDPOINTS:
-        current().metrics.count_token_answer(outcome)
-    server_timing = getattr(context, "server_timing", None)
-    if server_timing is not None:
-        response.headers["Server-Timing"] = server_timing
-    return response
 
 
 def token_body(issued: IssuedToken, organization_id: str) -> bytes:
