@@ -6,6 +6,7 @@ import bisect
 import logging
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -159,6 +160,22 @@ def pytest_terminal_summary(terminalreporter):
             "secrets check: {files} log files, {records} service log records, "
             "{secrets} known secrets".format(**SECRETS_CHECKED)
         )
+
+
+def pytest_collection_modifyitems(items):
+    """Items that share a node id get their name's parameters in it, so each has its own.
+
+    schemathesis 4 under pytest 9 names each operation's test after it (e.g.
+    `test_fuzz_anonymous[GET /api/session]`) but gives them all the function's bare node id:
+    pytest-xdist's per-file scheduling keys tests by node id, and would run one of each.
+    """
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1 and item.name.endswith("]") and "[" not in item.nodeid:
+            item._id = item._id.with_params(item.name.partition("[")[2].removesuffix("]"))
+    duplicates = [nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1]
+    if duplicates:
+        raise pytest.UsageError(f"tests sharing a node id (xdist would run one): {duplicates}")
 
 
 @pytest.fixture(autouse=True)
