@@ -2,7 +2,7 @@
 
 The same behaviour as on one Redis: one mint per session, sign-out final everywhere, shared
 rate limits, opaque names spread over the nodes; and a stopped node degrades the service as
-an outage does, for the sessions whose slot it holds. Figures are printed (`-s` shows them).
+an outage does, for the sessions whose slot it holds. Figures are printed (`-n 0 -s` shows them).
 """
 
 from __future__ import annotations
