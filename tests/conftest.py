@@ -6,6 +6,7 @@ import bisect
 import logging
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -102,28 +103,26 @@ def _findings(text: str, secrets: dict[str, str]) -> list[tuple[int, str]]:
 SECRETS_CHECKED: dict[str, int] = {}  # what the last check covered, for the summary line
 
 
-def secrets_report(records: ServiceLogRecords) -> list[str]:
+def _problems(
+    files: list[Path], texts: list[tuple[str, str, str]], secrets: dict[str, str]
+) -> list[str]:
     """One line per place where a secret was written: file and line, or log record."""
-    records.flush()
     # One text to search: every log file, then one line per log record; `sources` maps an
     # offset in it back to a file and line, or to the record.
     parts: list[str] = []
     sources: list[tuple[int, str, bool]] = []  # (start offset, name, is a file)
     offset = 0
-    files = [path for path in support.LOG_PATHS if Path(path).exists()]
     for path in files:
         text = Path(path).read_text(errors="replace") + "\n"
         sources.append((offset, str(path), True))
         parts.append(text)
         offset += len(text)
-    for where, how, text in records.texts:
+    for where, how, text in texts:
         line = text.replace("\n", " ") + "\n"
         sources.append((offset, f"{where}: in a log record ({how})", False))
         parts.append(line)
         offset += len(line)
     corpus = "".join(parts)
-    secrets = _known_secrets()
-    SECRETS_CHECKED.update(files=len(files), records=len(records.texts) // 2, secrets=len(secrets))
     starts = [start for start, _, _ in sources]
     problems = set()
     for position, what in _findings(corpus, secrets):
@@ -140,6 +139,22 @@ def secrets_report(records: ServiceLogRecords) -> list[str]:
     return sorted(problems)
 
 
+def secrets_report(records: ServiceLogRecords) -> list[str]:
+    """One line per place where a secret was written: file and line, or log record."""
+    records.flush()
+    files = [path for path in support.LOG_PATHS if Path(path).exists()]
+    secrets = _known_secrets()
+    SECRETS_CHECKED.update(files=len(files), records=len(records.texts) // 2, secrets=len(secrets))
+    return _problems(files, records.texts, secrets)
+
+
+def _fail_on(problems: list[str]) -> None:
+    if problems:
+        shown = "\n  ".join(problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        pytest.fail(f"secrets found in the run's logs:\n  {shown}{more}", pytrace=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def secrets_check():
     """Fail the run when a log it captured holds the API key or a token
@@ -148,20 +163,87 @@ def secrets_check():
     records.install()
     yield records
     records.uninstall()
-    problems = secrets_report(records)
-    if problems:
-        shown = "\n  ".join(problems[:50])
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        pytest.fail(f"secrets found in the run's logs:\n  {shown}{more}", pytrace=False)
+    _fail_on(secrets_report(records))
+
+
+# -- the secrets check under pytest-xdist (`-n`) ----------------------------------------------
+# Each worker runs the check above over the log files its own processes wrote and its own log
+# records, at its end, and fails its last test when a secret is found. It then hands its log
+# files and the secrets it knew to the controller (workeroutput), which checks every worker's
+# files once more against every worker's secrets, and fails the run if any worker ended without
+# handing them over (it crashed, or stopped before its check).
+
+WORKER_CHECKS: list[dict | None] = []  # in the controller: one per worker that ended
+XDIST_PROBLEMS: list[str] = []
+
+
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker, done with its tests and fixtures
+        workeroutput["secrets_check"] = {
+            "checked": dict(SECRETS_CHECKED),
+            "files": [str(path) for path in support.LOG_PATHS if Path(path).exists()],
+            "secrets": _known_secrets(),
+        }
+    elif WORKER_CHECKS:  # the controller of an xdist run
+        XDIST_PROBLEMS.extend(_check_workers(WORKER_CHECKS))
+        if XDIST_PROBLEMS:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """(controller) A worker ended: keep what its secrets check covered, or None."""
+    WORKER_CHECKS.append(getattr(node, "workeroutput", {}).get("secrets_check"))
+
+
+def _check_workers(checks: list[dict | None]) -> list[str]:
+    """Every worker's log files against every worker's secrets; the summary's figures."""
+    done = [check for check in checks if check is not None]
+    problems = []
+    if len(done) < len(checks):
+        missing = len(checks) - len(done)
+        problems.append(f"{missing} of {len(checks)} workers ended without their secrets check")
+    files = sorted({Path(path) for check in done for path in check["files"]})
+    secrets: dict[str, str] = {}
+    for check in done:
+        secrets.update(check["secrets"])
+    records = sum(check["checked"].get("records", 0) for check in done)
+    SECRETS_CHECKED.update(
+        files=len(files), records=records, secrets=len(secrets), workers=len(checks)
+    )
+    return problems + _problems([path for path in files if path.exists()], [], secrets)
 
 
 def pytest_terminal_summary(terminalreporter):
-    """One line saying what the secrets check covered."""
+    """One line saying what the secrets check covered (and, under xdist, what it found)."""
     if SECRETS_CHECKED:
+        workers = SECRETS_CHECKED.get("workers")
         terminalreporter.write_line(
             "secrets check: {files} log files, {records} service log records, "
             "{secrets} known secrets".format(**SECRETS_CHECKED)
+            + (f", over {workers} workers" if workers else "")
         )
+    if XDIST_PROBLEMS:
+        terminalreporter.write_line("secrets check failed:", red=True)
+        for problem in XDIST_PROBLEMS[:50]:
+            terminalreporter.write_line(f"  {problem}", red=True)
+
+
+def pytest_collection_modifyitems(items):
+    """Items that share a node id get their name's parameters in it, so each has its own.
+
+    schemathesis 4 under pytest 9 names each operation's test after it (e.g.
+    `test_fuzz_anonymous[GET /api/session]`) but gives them all the function's bare node id:
+    pytest-xdist's per-file scheduling keys tests by node id, and would run one of each.
+    """
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1 and item.name.endswith("]") and "[" not in item.nodeid:
+            item._id = item._id.with_params(item.name.partition("[")[2].removesuffix("]"))
+    duplicates = [nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1]
+    if duplicates:
+        raise pytest.UsageError(f"tests sharing a node id (xdist would run one): {duplicates}")
 
 
 @pytest.fixture(autouse=True)

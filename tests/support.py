@@ -1,6 +1,7 @@
 """Test-only helpers: a fake clock, threaded servers, Redis Cluster, the secrets registries.
 
-The processes of the stack (emulator, gunicorn, redis-server) start in devstack/stack.py.
+The processes of the stack (emulator, gunicorn, redis-server) start in devstack/stack.py, on
+ports this module's free_port() picks (its own share of them under pytest-xdist).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from werkzeug.serving import make_server
 
 from devstack import stack
 from devstack.control_client import API_KEY, CLIENT_ID
-from devstack.stack import Process, free_port, start_redis
+from devstack.stack import Process, start_redis
 
 # Read by tests/conftest.py's secrets check at the end of the run: every log file a Process
 # wrote, every emulator app served in a thread, and secret strings tests learned of.
@@ -58,6 +59,29 @@ def _note_emulator_tokens(proc: Process) -> None:
 
 stack.ON_START.append(_note_log)
 stack.ON_STOP.append(_note_emulator_tokens)
+
+# Under pytest-xdist (`-n`) the workers start processes at the same time, each on a port the
+# kernel said was free a moment before the child binds it: two workers handed the same port in
+# that moment would each talk to the other's process. So each worker takes only its own share
+# of the ports (port // 2 mod workers: bind() hands out mostly odd ports, so not port mod 2).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... in a worker
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) if _WORKER else 1
+_SHARE = int(_WORKER.removeprefix("gw") or 0) % _WORKERS
+_kernel_free_port = stack.free_port
+
+
+def free_port() -> int:
+    """A free loopback port of this worker's share (any free port outside pytest-xdist)."""
+    for _ in range(10_000):
+        port = _kernel_free_port()
+        if (port // 2) % _WORKERS == _SHARE:
+            return port
+    raise RuntimeError(f"no free port of share {_SHARE} of {_WORKERS}")
+
+
+# devstack.stack's start_* functions call its free_port(), and the test modules import it from
+# there after this module (tests/conftest.py imports it first): all of them get this one.
+stack.free_port = free_port
 
 
 class FakeClock:

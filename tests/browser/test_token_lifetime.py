@@ -11,7 +11,10 @@ from tests.browser.helpers import (
 )
 from tests.seed_names import ALICE
 
-TOKEN_TTL = 12  # seconds each Client API token lives
+# Seconds each Client API token lives: the page refreshes MARGIN - 1 s before its end, so each
+# token is in use TOKEN_TTL - MARGIN = 5 s, the token client's shortest refresh delay (and the
+# time it trusts a token it was just handed); shorter tokens would not be in use any shorter.
+TOKEN_TTL = 8
 MARGIN = 3  # the service hands a cached token out while more than this is left
 EXPIRIES = 3
 QUERY_INTERVAL_MS = 1000

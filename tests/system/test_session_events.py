@@ -6,7 +6,7 @@ and, for webhooks, an endpoint registered in the emulator for the service's
 /webhooks/workos. Propagation is the time from the call that changes WorkOS (the emulator) to
 the first answer that is followed only by signed-out (or refused) answers, watched over new
 connections on every worker and master. The figures are printed at the end of the module
-(run with `-s`) as a Markdown table.
+(run with `-n 0 -s`: xdist workers do not pass -s output on) as a Markdown table.
 """
 
 from __future__ import annotations

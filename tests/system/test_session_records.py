@@ -2,7 +2,7 @@
 
 Each test starts its own processes: the service is the Procfile command on a free loopback
 port, with the SQLite store (SESSION_DB_PATH in the test's directory) or REDIS_URL pointing at
-a real redis-server. Figures are printed; run with `-s` to see them.
+a real redis-server. Figures are printed; run with `-n 0 -s` to see them.
 """
 
 from __future__ import annotations
