@@ -157,7 +157,7 @@ def fetch(service: Service, http: requests.Session) -> Answer:
     response = http.get(service.url + "/api/graphql-token", headers={"X-CSRF": "1"}, timeout=30)
     now = time.monotonic()
     if response.status_code == 200:
-        service.tokens.broker.add(response.json()["token"])
+        service.tokens.add(response.json()["token"])
     return Answer(response, now - started, now)
 
 
@@ -191,7 +191,7 @@ def assert_no_secret(service: Service, response: requests.Response) -> None:
     assert "Traceback" not in text
     assert API_KEY not in text, "the API key leaked into an error response"
     assert not JWT_SHAPE.search(text), "a JWT-shaped string leaked into an error response"
-    tokens = service.tokens.broker | set(emulator_tokens(service.emulator_url))
+    tokens = service.tokens | set(emulator_tokens(service.emulator_url))
     leaked = [token for token in tokens if token in text]
     assert not leaked, "a minted token leaked into an error response"
 
@@ -437,7 +437,7 @@ def test_connection_dropped_mid_body(service, upstream):
     upstream.clear_log()
     opaque = "opaque-" + secrets.token_hex(16)
     note_secret(opaque)
-    service.tokens.broker.add(opaque)
+    service.tokens.add(opaque)
     upstream.hook(
         "POST", "/client/token", 201, body={"token": opaque}, headers={"Content-Length": "4096"}
     )
