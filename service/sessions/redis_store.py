@@ -22,23 +22,21 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Concatenate, ParamSpec, TypeVar, cast
+from typing import cast
 
 from redis.commands.core import Script
 from redis.typing import EncodableT
 
-from service.core.keys import derive, mac, session_tag
-from service.core.redis_link import Client, RedisDown, RedisLink, ping_every_node
+from service.core.keys import mac, session_tag
+from service.core.redis_link import Client, RedisLink
 from service.core.sealing import Sealer
+from service.sessions.backends import RedisBacked
 from service.sessions.records import (
     Change,
     SessionRecord,
     SessionStoreUnavailable,
     organization_ids,
 )
-
-T = TypeVar("T")
-P = ParamSpec("P")
 
 # Add a member, drop those past their expiry, and keep the set as long as its longest member.
 _INDEX = """
@@ -60,7 +58,7 @@ return 1
 SWAP_ATTEMPTS = 8
 
 
-class RedisSessionStore:
+class RedisSessionStore(RedisBacked):
     """SessionStore on Redis (standalone, with replicas, or a cluster)."""
 
     def __init__(
@@ -72,13 +70,8 @@ class RedisSessionStore:
         prefix: str = "gts",
         fallbacks: Sequence[str] = (),
     ):
-        self._link = link
+        super().__init__(link, secret_key, prefix=prefix, fallbacks=fallbacks)
         self._clock = clock
-        self._prefix = prefix
-        self._names = derive(secret_key, "session-store-names")
-        # Names made under a former SECRET_KEY: looked up on a miss, and a record found there
-        # is moved to its current name, so a rotation signs nobody out.
-        self._old_names = [derive(key, "session-store-names") for key in fallbacks]
         self._sealer = Sealer(secret_key, "session-records", fallbacks)
 
     # -- records ---------------------------------------------------------------------------
@@ -201,24 +194,7 @@ class RedisSessionStore:
                 found.append(record)
         return found
 
-    def health(self) -> dict[str, object]:
-        """For /readyz: whether Redis answers (every node; the values beside the records are
-        on the same link)."""
-        try:
-            self._run(ping_every_node)
-        except SessionStoreUnavailable:
-            return {"backend": "redis", "ok": False}
-        return {"backend": "redis", "ok": True}
-
     # -- helpers ---------------------------------------------------------------------------
-
-    def _run(self, op: Callable[Concatenate[Client, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """op(client, *args, **kwargs); SessionStoreUnavailable when Redis fails. Loops pass
-        their variables as args (bound per call) rather than as lambda defaults."""
-        try:
-            return self._link.run(lambda r: op(r, *args, **kwargs))
-        except RedisDown as exc:
-            raise SessionStoreUnavailable(str(exc)) from exc
 
     def _held(self, name: str) -> list[bytes | None]:
         """A record's sealed body and generation, as kept (the link's client does not decode

@@ -13,16 +13,11 @@ SessionStoreUnavailable (fail closed).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Concatenate, ParamSpec, TypeVar, cast
+from typing import cast
 
-from service.core.keys import derive, mac
-from service.core.redis_link import Client, RedisDown, RedisLink, ping_every_node
-from service.sessions.records import SessionStoreUnavailable
+from service.core.keys import mac
+from service.sessions.backends import RedisBacked
 from service.sessions.values import EVENT_MEMORY_SECONDS
-
-T = TypeVar("T")
-P = ParamSpec("P")
 
 # Take a lease that is free, or renew one this owner holds.
 _LEASE = """
@@ -33,22 +28,8 @@ return 1
 """
 
 
-class RedisValueStore:
+class RedisValueStore(RedisBacked):
     """ValueStore on Redis (standalone, with replicas, or a cluster)."""
-
-    def __init__(
-        self,
-        link: RedisLink,
-        secret_key: str,
-        *,
-        prefix: str = "gts",
-        fallbacks: Sequence[str] = (),
-    ):
-        self._link = link
-        self._prefix = prefix
-        self._names = derive(secret_key, "session-store-names")
-        # Names made under a former SECRET_KEY: still read, so a rotation loses no value.
-        self._old_names = [derive(key, "session-store-names") for key in fallbacks]
 
     def event_applied(self, event_id: str) -> bool:
         """True when this event id was marked applied (under this key or a former one)."""
@@ -101,23 +82,7 @@ class RedisValueStore:
         key = self._value_name("lease:" + name)
         return bool(self._run(lambda r: script(keys=[key], args=[owner, ms], client=r)))
 
-    def health(self) -> dict[str, object]:
-        """For /readyz: whether Redis answers (the records' store answers the same)."""
-        try:
-            self._run(ping_every_node)
-        except SessionStoreUnavailable:
-            return {"backend": "redis", "ok": False}
-        return {"backend": "redis", "ok": True}
-
     # -- helpers ---------------------------------------------------------------------------
-
-    def _run(self, op: Callable[Concatenate[Client, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """op(client, *args, **kwargs); SessionStoreUnavailable when Redis fails. Loops pass
-        their variables as args (bound per call) rather than as lambda defaults."""
-        try:
-            return self._link.run(lambda r: op(r, *args, **kwargs))
-        except RedisDown as exc:
-            raise SessionStoreUnavailable(str(exc)) from exc
 
     def _event_name(self, event_id: str, key: bytes | None = None) -> str:
         return f"{self._prefix}:ev:{mac(key or self._names, 'e', event_id)}"

@@ -22,14 +22,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from service.core.keys import derive, mac
+from service.core.keys import mac
 from service.core.sealing import Sealer
+from service.sessions.backends import SqliteBacked
 from service.sessions.records import Change, SessionRecord, organization_ids
 from service.sessions.sqlite_file import PURGE_INTERVAL, SqliteFile
 
 
-class SqliteSessionStore:
-    """SessionStore in a SQLite file (WAL), shared by the processes of one host."""
+class SqliteSessionStore(SqliteBacked):
+    """SessionStore in a SQLite file (WAL), shared by the processes of one host. A record
+    found under a former key's name is moved to its current name."""
 
     def __init__(
         self,
@@ -38,14 +40,8 @@ class SqliteSessionStore:
         clock: Callable[[], float] = time.time,
         fallbacks: Sequence[str] = (),
     ):
-        self._file = file if isinstance(file, SqliteFile) else SqliteFile(file)
-        self._clock = clock
-        self._names = derive(secret_key, "session-store-names")
-        # Names made under a former SECRET_KEY: looked up on a miss, and a record found there
-        # is moved to its current name, so a rotation signs nobody out.
-        self._old_names = [derive(key, "session-store-names") for key in fallbacks]
+        super().__init__(file, secret_key, clock, fallbacks)
         self._sealer = Sealer(secret_key, "session-records", fallbacks)
-        self._purged_at = 0.0
 
     # -- records ---------------------------------------------------------------------------
 

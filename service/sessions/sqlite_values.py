@@ -13,33 +13,17 @@ last purge more than PURGE_INTERVAL seconds old.
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from service.core.keys import derive, mac
-from service.sessions.sqlite_file import PURGE_INTERVAL, SqliteFile
+from service.core.keys import mac
+from service.sessions.backends import SqliteBacked
+from service.sessions.sqlite_file import PURGE_INTERVAL
 from service.sessions.values import EVENT_MEMORY_SECONDS
 
 _LIVE = "SELECT value FROM kv WHERE name = ? AND expires_at > ?"
 
 
-class SqliteValueStore:
+class SqliteValueStore(SqliteBacked):
     """ValueStore in the host's SQLite file, shared by its processes."""
-
-    def __init__(
-        self,
-        file: SqliteFile | str | Path,
-        secret_key: str,
-        clock: Callable[[], float] = time.time,
-        fallbacks: Sequence[str] = (),
-    ):
-        self._file = file if isinstance(file, SqliteFile) else SqliteFile(file)
-        self._clock = clock
-        self._names = derive(secret_key, "session-store-names")
-        # Names made under a former SECRET_KEY: still read, so a rotation loses no value.
-        self._old_names = [derive(key, "session-store-names") for key in fallbacks]
-        self._purged_at = 0.0
 
     def event_applied(self, event_id: str) -> bool:
         """True when this event id was marked applied (under this key or a former one)."""
