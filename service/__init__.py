@@ -13,7 +13,6 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     from service.config.settings import load_settings
     from service.core import tracing
     from service.extension import TokenService
-    from service.ops import cli
     from service.ops.logs import configure_logging
 
     settings = load_settings(overrides=overrides)
@@ -48,5 +47,4 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     # The whole app is the service: its cookie is the app's session, its pages own `/`, and
     # its headers and error pages cover every answer.
     TokenService(app, settings=settings, whole_app=True)
-    cli.register(app)
     return app

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, current_app, url_for
+from flask import Flask, current_app, url_for
 
 from service.config.settings import Settings, load_settings
 
@@ -33,7 +33,6 @@ FLASK_COOKIE_KEYS = frozenset(
     }
 )
 PREFIX = "TOKEN_SERVICE_"
-MAX_BODY = 64 * 1024  # bytes a request to the service's routes may carry
 
 
 class TokenService:
@@ -64,73 +63,20 @@ class TokenService:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        """Build the service into app: its collaborators, routes, cookie and hooks."""
-        from service import components
+        """Build the service into app: its components, then the ops and web packages."""
+        from service import components, ops, web
         from service.core import tracing
-        from service.ops import probes, request_hooks
-        from service.web import api, auth, pages, webhooks
-        from service.web.cookie import CookieSessionInterface
-        from service.web.cookie_session import init_cookie_hooks
-        from service.web.cors import init_cors
-        from service.web.errors import register_error_handlers
-        from service.web.headers import content_security_policy, init_security_headers
         from service.web.hooks import WHOLE_APP
-        from service.web.request_body import init_body_limit
 
         settings = self._settings or settings_from_config(app.config)
         self.components = components.build(
             app, settings, traced=self.whole_app and tracing.enabled()
         )
         app.extensions["token_service"] = self
-        cookie = CookieSessionInterface(
-            settings.secret_key,
-            settings.secret_key_fallbacks,
-            name=settings.session_cookie_name,
-            domain=settings.session_cookie_domain,
-            secure=settings.session_cookie_secure,
-            samesite=settings.session_cookie_samesite,
-            # Mounted: the browser sends the cookie to the service's routes only.
-            path=None if self.whole_app else self.url_prefix,
-        )
-
-        mounted: list[tuple[Blueprint, str]] = [(api.bp, "/api")]
-        if self.signin:
-            from service.web import signin_routes
-
-            mounted.append((signin_routes.bp, ""))
-        if self.webhooks:
-            mounted.append((webhooks.bp, ""))
-        if self.pages:
-            mounted += [(pages.bp, ""), (probes.bp, "")]
-        else:
-            # The picker and error pages' stylesheet, served under the prefix (the app's own
-            # /static is the app's). A blueprint of this app only: it holds no routes of ours.
-            own = Blueprint(
-                "token_service",
-                __name__,
-                static_folder="static",
-                static_url_path="/static",
-                template_folder="templates",
-            )
-            mounted.append((own, ""))
-        for blueprint, path in mounted:
-            app.register_blueprint(blueprint, url_prefix=self.url_prefix + path or None)
-        names = [blueprint.name for blueprint, _ in mounted]
-        scopes = WHOLE_APP if self.whole_app else names
-
-        if self.whole_app:
-            app.session_interface = cookie
-        else:
-            self.cookie_interface = cookie
-            init_cookie_hooks(app, cookie, names)
-        request_hooks.init_request_hooks(app, scopes)
-        csp = content_security_policy(settings.graphql_origin, settings.workos_origin)
-        init_security_headers(app, csp, hsts=settings.session_cookie_secure, scopes=scopes)
-        init_body_limit(app, scopes, limit=None if self.whole_app else MAX_BODY)
-        register_error_handlers(app, scopes)
-        init_cors(app, settings.cors_allowed_origins, bearer=settings.authkit_bearer)
-        app.add_template_global(auth.home_url, "token_service_home")
-        app.add_template_global(static_url, "token_service_static")
+        mounted = web.blueprints(self)
+        scopes = WHOLE_APP if self.whole_app else [blueprint.name for blueprint, _ in mounted]
+        ops.init_app(app, scopes, whole_app=self.whole_app)
+        web.init_app(app, self, settings, mounted, scopes)
 
 
 def static_url(filename: str) -> str:
