@@ -230,6 +230,26 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"  {problem}", red=True)
 
 
+# An API key of the emulator's shape (sk_test_...), and a token as pytest shortens it in a
+# comparison ('eyJhbGci...c2lnbmF0'), masked like a whole token in failure reports.
+API_KEY_SHAPE = re.compile(r"sk_test_\w+")
+SHORTENED_JWT = re.compile(r"eyJ[\w-]*\.\.\.[\w-]*")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report (CI's log) shows no token and no API key: an assertion on a
+    token's value would otherwise print it, and the secrets check reads log files only."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.longrepr is not None:
+        text = str(report.longrepr)
+        masked = JWT_SHAPE.sub("[token]", text)
+        masked = API_KEY_SHAPE.sub("sk_test_[masked]", SHORTENED_JWT.sub("[token]", masked))
+        if masked != text:
+            report.longrepr = masked
+
+
 def pytest_collection_modifyitems(items):
     """Items that share a node id get their name's parameters in it, so each has its own.
 
